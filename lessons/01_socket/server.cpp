@@ -31,7 +31,8 @@ int listenOn(const Options& options) {
   // Without SO_REUSEADDR a restarted server cannot bind its port while connections of the previous
   // run are still in TIME_WAIT.
   const int on = 1;
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) die("setsockopt(SO_REUSEADDR)");
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
+    die("setsockopt(SO_REUSEADDR)");
 
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -82,8 +83,8 @@ int main(int argc, char* argv[]) {
   for (;;) {
     sockaddr_in peerAddr{};
     socklen_t peerLength = sizeof peerAddr;
-    const int connFd = ::accept4(listenFd, reinterpret_cast<sockaddr*>(&peerAddr), &peerLength,
-                                 SOCK_CLOEXEC);
+    const int connFd =
+        ::accept4(listenFd, reinterpret_cast<sockaddr*>(&peerAddr), &peerLength, SOCK_CLOEXEC);
     if (connFd < 0) {
       // A failed accept concerns one connection (it was reset while queued, we are out of file
       // descriptors, ...), not the server: report it and go on.

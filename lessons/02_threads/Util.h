@@ -25,8 +25,8 @@ inline void warn(const std::string& what) {
   std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
 }
 
-// write() may write less than asked (a signal, a full socket buffer); loop until all is written.
-// Returns false with errno set if the connection failed (EPIPE, ECONNRESET, ...).
+// write() may write less than asked (a signal can interrupt it part-way); loop until all is
+// written. Returns false with errno set if the connection failed (EPIPE, ECONNRESET, ...).
 inline bool writeAll(int fd, const char* data, size_t length) {
   while (length > 0) {
     const ssize_t n = ::write(fd, data, length);

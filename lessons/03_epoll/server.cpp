@@ -4,12 +4,12 @@
 // ready (epoll_wait) and serves only those. Every socket is non-blocking, so no call can stall the
 // loop. Thousands of clients cost a few hundred bytes of kernel state each, not a thread.
 //
-// The limitation kept here on purpose: when a client does not read its echo fast enough, the socket's
-// send buffer fills, write() takes only part of the data, and the rest is dropped (and reported).
-// Keeping it needs an output buffer per connection and waiting for EPOLLOUT: lessons 8 and 10.
+// The limitation kept here on purpose: when a client does not read its echo fast enough, the
+// socket's send buffer fills, write() takes only part of the data, and the rest is dropped (and
+// reported). Keeping it needs an output buffer per connection and waiting for EPOLLOUT: lessons 8
+// and 10.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -40,7 +40,8 @@ int listenOn(const Options& options) {
   // Without SO_REUSEADDR a restarted server cannot bind its port while connections of the previous
   // run are still in TIME_WAIT.
   const int on = 1;
-  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) die("setsockopt(SO_REUSEADDR)");
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
+    die("setsockopt(SO_REUSEADDR)");
 
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -56,11 +57,12 @@ int listenOn(const Options& options) {
 // Level-triggered (the default, no EPOLLET): epoll_wait reports a socket for as long as it has
 // unread data, so one read() per wake-up is enough and a busy client cannot starve the others.
 // Edge-triggered would report it once per arrival and oblige us to read until EAGAIN every time.
-void watch(int epollFd, int fd) {
+// Returns false with errno set if the kernel refuses (e.g. ENOSPC: too many watched fds).
+bool watch(int epollFd, int fd) {
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.fd = fd;
-  if (::epoll_ctl(epollFd, EPOLL_CTL_ADD, fd, &event) < 0) die("epoll_ctl(ADD)");
+  return ::epoll_ctl(epollFd, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
 // Takes every connection waiting in the accept queue.
@@ -78,7 +80,11 @@ void acceptAll(int epollFd, int listenFd, std::unordered_map<int, std::string>* 
       return;
     }
     const std::string peer = toIpPort(peerAddr);
-    watch(epollFd, connFd);
+    if (!watch(epollFd, connFd)) {
+      warn("epoll_ctl(ADD) for " + peer);  // this client cannot be served; the others can
+      ::close(connFd);
+      continue;
+    }
     (*clients)[connFd] = peer;
     std::printf("accepted %s (%zu clients)\n", peer.c_str(), clients->size());
   }
@@ -90,7 +96,8 @@ bool echoOnce(int fd, const std::string& peer) {
   const ssize_t n = ::read(fd, buffer, sizeof buffer);
   if (n == 0) return false;  // the client closed its side (FIN)
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;  // nothing after all
+    // EAGAIN: nothing to read after all; EINTR: a signal came first. Retry at the next wake-up.
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;
     warn("read from " + peer);  // e.g. ECONNRESET
     return false;
   }
@@ -101,8 +108,8 @@ bool echoOnce(int fd, const std::string& peer) {
   }
   const ssize_t sent = written < 0 ? 0 : written;
   if (sent < n) {
-    // The send buffer is full: the client reads slower than it writes. Waiting here would stall every
-    // other client, and we have nowhere to keep the rest yet, so it is lost (lesson 8 adds a Buffer).
+    // The send buffer is full: the client reads slower than it writes. Waiting would stall every
+    // other client, and there is nowhere to keep the rest yet: it is lost (lesson 10 keeps it).
     std::fprintf(stderr, "dropped %zd bytes for %s: its send buffer is full\n", n - sent,
                  peer.c_str());
   }
@@ -127,7 +134,7 @@ int main(int argc, char* argv[]) {
 
   const int epollFd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epollFd < 0) die("epoll_create1");
-  watch(epollFd, listenFd);
+  if (!watch(epollFd, listenFd)) die("epoll_ctl(ADD)");
   std::printf("listening on %s\n", toIpPort(local).c_str());  // the real port, also for --port 0
 
   std::unordered_map<int, std::string> clients;  // connected socket -> the peer's address, for logs

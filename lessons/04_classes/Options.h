@@ -18,7 +18,8 @@ struct Options {
   bool help = false;
 };
 
-// A command line we cannot run with. The message says what is wrong; the caller adds the usage line.
+// A command line we cannot run with. The message says what is wrong; the caller adds the usage
+// line.
 class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -26,7 +27,8 @@ class UsageError : public std::runtime_error {
 
 // 0..65535, decimal digits only: strtol would also accept " 80", "+80" and "80abc".
 inline uint16_t parsePort(const std::string& text) {
-  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) {
+  if (text.empty() || text.size() > 5 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
     throw UsageError("bad port '" + text + "': expected a number from 0 to 65535");
   }
   const long value = std::stol(text);
@@ -65,8 +67,8 @@ inline Options parseOptions(int argc, const char* const argv[]) {
   return options;
 }
 
-// What every program of the course does with its command line: --help prints the usage on stdout and
-// exits 0; a bad command line prints what is wrong and the usage on stderr and exits 2.
+// What every program of the course does with its command line: --help prints the usage on stdout
+// and exits 0; a bad command line prints what is wrong and the usage on stderr and exits 2.
 inline Options parseCommandLine(int argc, const char* const argv[], const char* usage) {
   try {
     Options options = parseOptions(argc, argv);

@@ -1,8 +1,8 @@
 // Lesson 4: the lesson-3 server, with its resources in RAII classes.
 //
 // Socket owns a descriptor and closes it, InetAddress hides sockaddr_in and byte order, Poller owns
-// the epoll instance. main() keeps only the loop's logic. The behaviour is lesson 3's, including its
-// limitation: output that does not fit the socket's send buffer is dropped (lessons 8 and 10).
+// the epoll instance. main() keeps only the loop's logic. The behaviour is lesson 3's, including
+// its limitation: output that does not fit the socket's send buffer is dropped (lessons 8 and 10).
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <stdexcept>
+#include <string>
 #include <system_error>
 #include <unordered_map>
 #include <vector>
@@ -50,7 +50,13 @@ void acceptAll(Poller* poller, Socket* listener, std::unordered_map<int, Client>
       return;
     }
     const int fd = socket.fd();
-    poller->add(fd, EPOLLIN);
+    try {
+      poller->add(fd, EPOLLIN);
+    } catch (const std::system_error& e) {
+      // This client cannot be served (e.g. ENOSPC: too many watched fds); the others can.
+      std::fprintf(stderr, "%s\n", e.what());
+      continue;  // ~Socket closes the connection
+    }
     clients->emplace(fd, Client{std::move(socket), peer});
     std::printf("accepted %s (%zu clients)\n", peer.toIpPort().c_str(), clients->size());
   }
@@ -63,7 +69,8 @@ bool echoOnce(const Client& client) {
   const ssize_t n = ::read(fd, buffer, sizeof buffer);
   if (n == 0) return false;  // the client closed its side (FIN)
   if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;  // nothing after all
+    // EAGAIN: nothing to read after all; EINTR: a signal came first. Retry at the next wake-up.
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;
     warn("read from " + client.peer.toIpPort());  // e.g. ECONNRESET
     return false;
   }
@@ -74,8 +81,8 @@ bool echoOnce(const Client& client) {
   }
   const ssize_t sent = written < 0 ? 0 : written;
   if (sent < n) {
-    // The send buffer is full: the client reads slower than it writes. Waiting here would stall every
-    // other client, and we have nowhere to keep the rest yet, so it is lost (lesson 8 adds a Buffer).
+    // The send buffer is full: the client reads slower than it writes. Waiting would stall every
+    // other client, and there is nowhere to keep the rest yet: it is lost (lesson 10 keeps it).
     std::fprintf(stderr, "dropped %zd bytes for %s: its send buffer is full\n", n - sent,
                  client.peer.toIpPort().c_str());
   }

@@ -1,12 +1,11 @@
 // The command line is the first thing a user touches; its errors must be clear and never start a
 // server on a port nobody asked for.
 
-#include "Options.h"
-
 #include <string>
 #include <vector>
 
 #include "Catch.h"
+#include "Options.h"
 
 namespace {
 

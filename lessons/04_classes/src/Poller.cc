@@ -12,9 +12,12 @@ constexpr size_t kInitialEvents = 16;
 
 const char* operationName(int operation) {
   switch (operation) {
-    case EPOLL_CTL_ADD: return "epoll_ctl(ADD)";
-    case EPOLL_CTL_MOD: return "epoll_ctl(MOD)";
-    default: return "epoll_ctl(DEL)";
+    case EPOLL_CTL_ADD:
+      return "epoll_ctl(ADD)";
+    case EPOLL_CTL_MOD:
+      return "epoll_ctl(MOD)";
+    default:
+      return "epoll_ctl(DEL)";
   }
 }
 
@@ -42,7 +45,8 @@ void Poller::control(int operation, int fd, uint32_t events) {
 
 void Poller::poll(int timeoutMs, std::vector<epoll_event>* active) {
   active->clear();
-  const int ready = ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), timeoutMs);
+  const int ready =
+      ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), timeoutMs);
   if (ready < 0) {
     if (errno == EINTR) return;
     throw std::system_error(errno, std::generic_category(), "epoll_wait");

@@ -56,8 +56,8 @@ void Socket::listen() {
 Socket Socket::accept(InetAddress* peer) {
   sockaddr_in addr{};
   socklen_t length = sizeof addr;
-  const int connFd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&addr), &length,
-                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int connFd =
+      ::accept4(fd_, reinterpret_cast<sockaddr*>(&addr), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (connFd >= 0) *peer = InetAddress(addr);
   return Socket(connFd);
 }
@@ -65,12 +65,13 @@ Socket Socket::accept(InetAddress* peer) {
 InetAddress Socket::localAddress() const {
   sockaddr_in addr{};
   socklen_t length = sizeof addr;
-  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) < 0) throwErrno("getsockname");
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) < 0)
+    throwErrno("getsockname");
   return InetAddress(addr);
 }
 
-// Without SO_REUSEADDR a restarted server cannot bind its port while connections of the previous run
-// are still in TIME_WAIT.
+// Without SO_REUSEADDR a restarted server cannot bind its port while connections of the previous
+// run are still in TIME_WAIT.
 void Socket::setReuseAddr(bool on) { setOption(fd_, SOL_SOCKET, SO_REUSEADDR, on, "SO_REUSEADDR"); }
 
 // Nagle's algorithm holds back small writes while earlier data is unacknowledged: good for bulk

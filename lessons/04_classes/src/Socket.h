@@ -22,9 +22,9 @@ class Socket : noncopyable {
 
   void bindAddress(const InetAddress& addr);
   void listen();
-  // Takes one connection from the accept queue, non-blocking and close-on-exec, and stores the peer's
-  // address in *peer. Returns an invalid Socket when there is none (EAGAIN) or accept failed; errno
-  // says which.
+  // Takes one connection from the accept queue, non-blocking and close-on-exec, and stores the
+  // peer's address in *peer. Returns an invalid Socket when there is none (EAGAIN) or accept
+  // failed; errno says which.
   Socket accept(InetAddress* peer);
 
   InetAddress localAddress() const;

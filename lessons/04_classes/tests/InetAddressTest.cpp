@@ -1,10 +1,9 @@
-#include "InetAddress.h"
-
 #include <arpa/inet.h>
 
 #include <stdexcept>
 
 #include "Catch.h"
+#include "InetAddress.h"
 
 TEST_CASE("an address formats as ip:port") {
   const InetAddress addr(9877, "127.0.0.1");

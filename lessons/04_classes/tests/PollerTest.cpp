@@ -1,5 +1,3 @@
-#include "Poller.h"
-
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,6 +6,7 @@
 #include <vector>
 
 #include "Catch.h"
+#include "Poller.h"
 
 namespace {
 
@@ -97,7 +96,8 @@ TEST_CASE("more ready descriptors than the event array holds are all reported ov
     poller.add(pair.fds[0], EPOLLIN);
     REQUIRE(::write(pair.fds[1], "x", 1) == 1);
   }
-  // Level-triggered, so every poll sees all 40; the array doubles each time it is filled: 16, 32, 64.
+  // Level-triggered, so every poll sees all 40; the array doubles each time it is filled: 16,
+  // 32, 64.
   CHECK(pollNow(&poller).size() == 16);
   CHECK(pollNow(&poller).size() == 32);
   CHECK(pollNow(&poller).size() == pairs.size());
@@ -107,7 +107,7 @@ TEST_CASE("the kernel's refusals throw, naming the operation") {
   Poller poller;
   SocketPair pair;
   poller.add(pair.fds[0], EPOLLIN);
-  CHECK_THROWS_AS(poller.add(pair.fds[0], EPOLLIN), std::system_error);  // EEXIST
+  CHECK_THROWS_AS(poller.add(pair.fds[0], EPOLLIN), std::system_error);     // EEXIST
   CHECK_THROWS_AS(poller.modify(pair.fds[1], EPOLLIN), std::system_error);  // ENOENT
   try {
     poller.remove(pair.fds[1]);

@@ -1,5 +1,3 @@
-#include "Socket.h"
-
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -10,6 +8,7 @@
 #include <utility>
 
 #include "Catch.h"
+#include "Socket.h"
 
 namespace {
 
@@ -110,7 +109,8 @@ TEST_CASE("accept returns a non-blocking connection and the peer's address") {
   Socket client = Socket::createNonBlocking();
   // A non-blocking connect on loopback may finish at once or report EINPROGRESS; either is fine,
   // the connection then waits in the listener's queue.
-  const int rc = ::connect(client.fd(), listener.localAddress().getSockAddr(), InetAddress::length());
+  const int rc =
+      ::connect(client.fd(), listener.localAddress().getSockAddr(), InetAddress::length());
   REQUIRE((rc == 0 || errno == EINPROGRESS));
 
   InetAddress peer;

@@ -1,0 +1,1 @@
+"""Support code for the shared client suite: lesson.toml accounting, the server process, sockets."""
