@@ -412,6 +412,7 @@ def toml_schema_errors(lesson: Lesson, vocabulary: set[str] | None) -> list[str]
             for name, reason in retired.items():
                 if not isinstance(reason, str) or not reason.strip():
                     errors.append(f"retired {name!r} needs a reason (a non-empty string)")
+                # It may also be a limitation (the lesson then must fail it), never a feature.
                 if name in lists.get("features", []):
                     errors.append(f"{name!r} is retired and still a feature")
     return errors
@@ -923,8 +924,9 @@ def build_parser() -> argparse.ArgumentParser:
         "    real diff as '- added `path`: why' (lesson 1 lists every file as added; README.md and\n"
         "    lesson.toml are never listed)\n"
         "  - no file refers outside its lesson (.. in CMake files and #include \"...\", symlinks)\n"
-        "  - features accumulate unless [retired]; limitations stay until a later lesson makes\n"
-        "    them features (a limitation no existing lesson removes yet is only a note)\n"
+        "  - features accumulate unless [retired] (a retired feature may also be listed as a\n"
+        "    limitation, never as a feature); limitations stay until a later lesson makes them\n"
+        "    features (a limitation no existing lesson removes yet is only a note)\n"
         "  - with --build: each lesson, copied alone, configures, builds and passes ctest\n"
         "Exits 1 when there are problems.")
     check.add_argument("lessons", metavar="LESSON", nargs="*", help="lessons to check (default: all)")

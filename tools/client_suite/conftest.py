@@ -120,21 +120,40 @@ def server_exe(pytestconfig):
 
 
 @pytest.fixture
-def server(server_exe, tmp_path):
-    """A freshly started server on 127.0.0.1 and a kernel-chosen port, stopped after the test.
+def start_server(server_exe, tmp_path):
+    """A factory: start_server(nofile=None, args=()) starts a server and returns it once it is ready.
 
-    After the test it must still be running, and a sanitizer build must have reported nothing: a test
-    that crashed it fails (also when the test was an expected failure), with the server's output.
+    Every server it started is stopped after the test. Each must still be running then, unless the
+    test ended it on purpose (ServerProcess.terminate), and a sanitizer build must have reported
+    nothing: a test that crashed a server fails (also when the test was an expected failure), with
+    the server's output.
     """
-    proc = ServerProcess(server_exe, tmp_path).start()
+    servers = []
+
+    def start(nofile=None, args=()):
+        workdir = tmp_path / f"server{len(servers)}"
+        workdir.mkdir()
+        proc = ServerProcess(server_exe, workdir, args=args, nofile=nofile)
+        proc.start()  # a server that does not start has been stopped, and raises ServerStartError
+        servers.append(proc)
+        return proc
+
     try:
-        yield proc
-        survived = proc.is_running()  # looked at before we stop it ourselves
+        yield start
+        survived = [proc.is_running() for proc in servers]  # looked at before we stop them ourselves
     finally:
-        proc.stop()  # always, so no server outlives its test
-    if not survived:
-        proc.assert_alive("during the test")  # raises ServerDied with the exit status and output
-    proc.assert_no_sanitizer_report()
+        for proc in servers:
+            proc.stop()  # always, so no server outlives its test
+    for proc, alive in zip(servers, survived):
+        if not alive and not proc.exit_requested:
+            proc.assert_alive("during the test")  # raises ServerDied with the exit status and output
+        proc.assert_no_sanitizer_report()
+
+
+@pytest.fixture
+def server(start_server):
+    """A freshly started server on 127.0.0.1 and a kernel-chosen port, stopped after the test."""
+    return start_server()
 
 
 @pytest.fixture

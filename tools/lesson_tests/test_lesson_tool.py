@@ -162,6 +162,27 @@ def test_check_fails_on_a_feature_dropped_without_retired(course):
     assert result.returncode == 0, result.stdout
 
 
+def test_retired_feature_may_also_be_a_limitation(course):
+    # Lesson 3 no longer passes concurrent_clients, and fails it reliably: retired (the reason says
+    # why the earlier lesson's feature is gone) and listed as a limitation (run as strict xfail).
+    set_toml(course, "03_third", lesson_toml(3, "03_third", ["usage", "echo", "many_clients"],
+                                             ["concurrent_clients"],
+                                             extra='[retired]\nconcurrent_clients = "one loop"\n'))
+    result = run_tool(course, "check")
+    assert result.returncode == 0, result.stdout
+    assert problem_lines(result.stdout, "03_third") == [
+        "03_third: note: limitation 'concurrent_clients' is not a feature of any later lesson yet"]
+
+
+def test_retired_feature_must_not_stay_a_feature(course):
+    set_toml(course, "03_third", lesson_toml(3, "03_third", LESSONS["03_third"]["features"], [],
+                                             extra='[retired]\nconcurrent_clients = "one loop"\n'))
+    result = run_tool(course, "check")
+    assert result.returncode == 1
+    assert any("'concurrent_clients' is retired and still a feature" in line
+               for line in problem_lines(result.stdout, "03_third")), result.stdout
+
+
 def test_check_fails_on_retiring_a_feature_never_had(course):
     set_toml(course, "03_third", lesson_toml(3, "03_third", LESSONS["03_third"]["features"], [],
                                              extra='[retired]\npeer_reset = "why not"\n'))

@@ -2,7 +2,12 @@
 
 The server's stdout and stderr go to files, never to pipes: a server prints a line per connection, and
 a pipe that nobody drains would block it once the pipe buffer (64 KiB) is full, which would look like
-a server bug. The ready line is found by polling the stdout file.
+a server bug. The ready line is found by polling the stdout file. A server spinning on a failing
+accept() may write a line per attempt, megabytes a second, so failure reports read only the tail of
+these files and the sanitizer check scans stderr in pieces.
+
+The suite also watches the server from outside through /proc: its resident memory (VmRSS) and the CPU
+time it has used (utime + stime).
 """
 
 import os
@@ -17,7 +22,12 @@ from . import net
 READY_TIMEOUT = 15.0  # from exec to the ready line; generous for sanitizer builds on a busy machine
 READY_POLL = 0.02
 STOP_TIMEOUT = 5.0  # after SIGTERM, before SIGKILL
+TEXT_LIMIT = 1 << 20  # bytes of a server's output read into memory at most
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of utime and stime in /proc/PID/stat
 READY_LINE = re.compile(r"^listening on (?P<host>\S+):(?P<port>\d+)$", re.MULTILINE)
+
+# Appended to ASAN_OPTIONS for every server the suite starts (see server_environment).
+ASAN_QUARANTINE = "quarantine_size_mb=8"
 
 
 class ServerStartError(Exception):
@@ -37,6 +47,22 @@ class SanitizerReport(Exception):
 # a server ended by SIGTERM before lesson 6 never reaches the exit code TSan would set: only its
 # stderr tells.
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error: ")
+
+
+def server_environment(environ=None):
+    """The environment a server runs in: ours, with ASAN_OPTIONS extended by ASAN_QUARANTINE.
+
+    AddressSanitizer keeps freed memory in a quarantine (256 MiB by default) to catch use after free,
+    so in an ASan build every buffer freed and allocated again shows up as resident memory that only
+    grows. The slow-reader test measures how much the server's memory grows; with an 8 MiB quarantine
+    that growth is the server's own buffering, not the sanitizer's. Appended, so that it wins over a
+    quarantine size given in the caller's ASAN_OPTIONS, while every other option given there stays.
+    Other builds ignore the variable.
+    """
+    env = dict(os.environ if environ is None else environ)
+    existing = env.get("ASAN_OPTIONS", "").strip(": ")
+    env["ASAN_OPTIONS"] = f"{existing}:{ASAN_QUARANTINE}" if existing else ASAN_QUARANTINE
+    return env
 
 
 def raise_fd_limit(target=8192):
@@ -65,13 +91,16 @@ def describe_exit(returncode):
 class ServerProcess:
     """One running server: .host, .port, .proc, and helpers to read its output and connect to it."""
 
-    def __init__(self, exe, workdir, host="127.0.0.1", args=()):
+    def __init__(self, exe, workdir, host="127.0.0.1", args=(), nofile=None):
+        """nofile: a soft RLIMIT_NOFILE for this server only (the fd-exhaustion test uses 64)."""
         self.exe = exe
         self.workdir = str(workdir)
         self.host = host
         self.args = list(args)
+        self.nofile = nofile
         self.port = None
         self.proc = None
+        self.exit_requested = False  # set by terminate(): the test ended the server on purpose
         self.stdout_path = os.path.join(self.workdir, "server.stdout")
         self.stderr_path = os.path.join(self.workdir, "server.stderr")
 
@@ -85,7 +114,10 @@ class ServerProcess:
             # A new session: a Ctrl-C meant for pytest does not also hit the server, and the server
             # cannot signal our process group.
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         cwd=self.workdir, start_new_session=True)
+                                         cwd=self.workdir, env=server_environment(),
+                                         start_new_session=True)
+        if self.nofile is not None:
+            self._lower_fd_limit()
         deadline = net.Deadline(READY_TIMEOUT)
         while True:
             m = READY_LINE.search(self.stdout_text())
@@ -98,23 +130,66 @@ class ServerProcess:
                 self._fail_start(f"printed no `listening on HOST:PORT` line within {READY_TIMEOUT:g} s")
             time.sleep(READY_POLL)
 
+    def _lower_fd_limit(self):
+        """Lower the running server's soft RLIMIT_NOFILE to self.nofile (prlimit(2) on its pid).
+
+        Done from outside right after exec rather than in a preexec_fn, which Python documents as
+        unsafe in a process with threads (the suite has some). No client connects before the ready
+        line, so the server meets the lower limit with every connection it accepts.
+        """
+        try:
+            _, hard = resource.prlimit(self.proc.pid, resource.RLIMIT_NOFILE)
+            resource.prlimit(self.proc.pid, resource.RLIMIT_NOFILE, (self.nofile, hard))
+        except ProcessLookupError:
+            pass  # it exited already; start() reports that with its output
+
     def _fail_start(self, why):
         self.stop()
         raise ServerStartError(f"server {' '.join(self.argv)} {why}\n{self.output_report()}")
 
-    def stdout_text(self):
-        return _read_text(self.stdout_path)
+    def stdout_text(self, limit=TEXT_LIMIT):
+        """The server's stdout so far (its last `limit` bytes if it is longer)."""
+        return _read_text(self.stdout_path, limit)
 
-    def stderr_text(self):
-        return _read_text(self.stderr_path)
+    def stderr_text(self, limit=TEXT_LIMIT):
+        """The server's stderr so far (its last `limit` bytes if it is longer)."""
+        return _read_text(self.stderr_path, limit)
 
     def output_report(self):
-        return (f"--- server stdout (last 2000 chars) ---\n{self.stdout_text()[-2000:]}"
-                f"--- server stderr (last 4000 chars) ---\n{self.stderr_text()[-4000:]}")
+        return (f"--- server stdout (last 2000 bytes) ---\n{self.stdout_text(2000)}"
+                f"--- server stderr (last 4000 bytes) ---\n{self.stderr_text(4000)}")
 
     def assert_no_sanitizer_report(self):
-        if SANITIZER_REPORT.search(self.stderr_text()):
-            raise SanitizerReport(f"the server's sanitizer reported an error\n{self.output_report()}")
+        found = _search_file(self.stderr_path, SANITIZER_REPORT)
+        if found is not None:
+            offset, text = found
+            raise SanitizerReport(f"the server's sanitizer reported an error ({text!r} at byte {offset} "
+                                  f"of its stderr)\n{self.output_report()}")
+
+    def _proc_file(self, name):
+        """/proc/PID/<name> of the server; ServerDied if the server is gone."""
+        try:
+            with open(f"/proc/{self.proc.pid}/{name}") as f:
+                return f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            self.assert_alive(f"(no /proc/{self.proc.pid}/{name})")
+            raise
+
+    def rss_bytes(self):
+        """The server's resident memory (VmRSS in /proc/PID/status), all threads together."""
+        for line in self._proc_file("status").splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024  # the kernel writes kB, meaning KiB
+        # A process that has exited but is not reaped yet (a zombie) has no memory any more.
+        raise ServerDied(f"the server has no VmRSS: it has exited\n{self.output_report()}")
+
+    def cpu_seconds(self):
+        """CPU time the server has used so far: utime + stime of /proc/PID/stat, all threads."""
+        stat = self._proc_file("stat")
+        # Fields after the command name, which is in parentheses and may contain anything.
+        fields = stat[stat.rindex(")") + 2:].split()
+        utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+        return (utime + stime) / CLOCK_TICKS
 
     def is_running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -126,6 +201,20 @@ class ServerProcess:
 
     def connect(self, timeout=net.TIMEOUT, nodelay=False):
         return net.connect(self.host, self.port, timeout, nodelay)
+
+    def terminate(self, signo, timeout):
+        """Send signo and wait up to `timeout` seconds for the server to exit; its exit code.
+
+        For tests of the server's own shutdown: the fixture then does not count the exit as a death.
+        AssertionError (the server did not shut down) if it is still running after `timeout`.
+        """
+        self.exit_requested = True
+        self.proc.send_signal(signo)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the server did not exit within {timeout:g} s of "
+                                 f"{signal.Signals(signo).name}\n{self.output_report()}") from None
 
     def stop(self):
         """SIGTERM, up to STOP_TIMEOUT seconds' grace, then SIGKILL; the process is always reaped.
@@ -143,9 +232,37 @@ class ServerProcess:
         self.proc.wait()
 
 
-def _read_text(path):
+def _read_text(path, limit):
+    """The file's text, or only its last `limit` bytes when it is longer."""
     try:
         with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - limit))
             return f.read().decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
+
+
+def _search_file(path, pattern, piece=1 << 20, overlap=256):
+    """The first match of a regex in the file, read a piece at a time: (offset, text), or None.
+
+    Pieces overlap by `overlap` bytes, so that a match shorter than that is not cut in two.
+    """
+    binary = re.compile(pattern.pattern.encode())
+    try:
+        with open(path, "rb") as f:
+            start = 0  # file offset of buf[0]
+            buf = b""
+            while True:
+                data = f.read(piece)
+                if not data:
+                    return None
+                buf += data
+                m = binary.search(buf)
+                if m:
+                    return start + m.start(), m.group().decode("utf-8", "replace")
+                keep = min(overlap, len(buf))
+                start += len(buf) - keep
+                buf = buf[len(buf) - keep:]
+    except FileNotFoundError:
+        return None
