@@ -322,6 +322,7 @@ def cmd_check(course: Course, args: argparse.Namespace) -> int:
     for lesson in selected:
         check_toml(lesson, vocabulary, report)
         check_readme(course, lesson, report)
+        check_quoted_code(course, lesson, report)
         check_self_contained(course, lesson, report)
         check_features_accumulate(course, lesson, report)
         check_limitations(course, lesson, report)
@@ -436,6 +437,45 @@ def check_readme(course: Course, lesson: Lesson, report: Report) -> None:
         heading, body = changes[0]
         check_changes_heading(lesson, heading, report)
         check_change_list(course, lesson, body, report)
+
+
+# A fenced block of C++ or CMake in a README quotes the lesson's code (or, in "The problem", the
+# previous lesson's). Pseudo-code belongs in a ```text block.
+QUOTED_CODE_RE = re.compile(r"^```(?:cpp|c\+\+|cmake)[ \t]*\n(.*?)^```", re.M | re.S)
+QUOTE_ELISIONS = {"...", "// ..."}
+CODE_SUFFIXES = CPP_SUFFIXES + (".cmake", ".txt")
+
+
+def code_lines(course: Course, lesson: Lesson | None) -> set[str]:
+    """Every line of the lesson's code files, whitespace folded."""
+    lines: set[str] = set()
+    if lesson is None:
+        return lines
+    for path in course.files(lesson).values():
+        if path.suffix in CODE_SUFFIXES:
+            lines.update(fold_space(line) for line in read_text_lines(path))
+    return lines
+
+
+def fold_space(line: str) -> str:
+    return " ".join(line.split())
+
+
+def check_quoted_code(course: Course, lesson: Lesson, report: Report) -> None:
+    """Code quoted in the README must be the lesson's own (or the previous lesson's): a quote that
+    drifted from the code it explains teaches something the course no longer does."""
+    readme = lesson.path / "README.md"
+    try:
+        text = readme.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return  # reported by check_readme
+    known = code_lines(course, lesson) | code_lines(course, course.previous(lesson))
+    for block in QUOTED_CODE_RE.finditer(text):
+        for line in block.group(1).splitlines():
+            folded = fold_space(line)
+            if folded and folded not in QUOTE_ELISIONS and folded not in known:
+                report.problem(lesson.name, f"README quotes code that is in neither this lesson nor the "
+                                            f"previous one: {line.strip()!r}")
 
 
 def split_sections(text: str) -> list[tuple[str, list[str]]]:
@@ -923,6 +963,8 @@ def build_parser() -> argparse.ArgumentParser:
         "    lesson N-1' (0 for lesson 1) and lists each added, modified and removed file of the\n"
         "    real diff as '- added `path`: why' (lesson 1 lists every file as added; README.md and\n"
         "    lesson.toml are never listed)\n"
+        "  - every line of a ```cpp or ```cmake block in README.md is in the lesson's code or the\n"
+        "    previous lesson's (pseudo-code goes in a ```text block)\n"
         "  - no file refers outside its lesson (.. in CMake files and #include \"...\", symlinks)\n"
         "  - features accumulate unless [retired] (a retired feature may also be listed as a\n"
         "    limitation, never as a feature); limitations stay until a later lesson makes them\n"

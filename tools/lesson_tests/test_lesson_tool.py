@@ -482,3 +482,34 @@ def test_forward_needs_git(course):
     result = run_tool(course, "forward", "1")
     assert result.returncode == 1
     assert "not in a git work tree" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# check: code quoted in a README
+
+
+def add_to_section3(course: Path, name: str, block: str) -> None:
+    readme_path = course / "lessons" / name / "README.md"
+    text = readme_path.read_text()
+    write(readme_path, text.replace("Some lines.\n", "Some lines.\n\n" + block + "\n", 1))
+
+
+def test_quotes_of_this_and_the_previous_lesson_pass(course):
+    # Lesson 3 quotes its own util.h and lesson 2's worker.h (which lesson 3 removed).
+    add_to_section3(course, "03_third", "```cpp\ninline int twice(int x) { return x + x; }\n...\n```\n"
+                                        "```cpp\n  struct   Worker {};\n```")
+    result = run_tool(course, "check")
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_quote_that_drifted_from_the_code_fails(course):
+    add_to_section3(course, "03_third", "```cpp\ninline int twice(int x) { return 3 * x; }\n```")
+    result = run_tool(course, "check")
+    assert result.returncode == 1
+    problems = problem_lines(result.stdout, "03_third")
+    assert any("return 3 * x;" in line for line in problems), result.stdout
+
+
+def test_pseudo_code_in_a_text_block_is_not_checked(course):
+    add_to_section3(course, "03_third", "```text\nwhile (!quit) wait();\n```")
+    assert run_tool(course, "check").returncode == 0
