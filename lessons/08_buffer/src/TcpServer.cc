@@ -1,0 +1,85 @@
+#include "TcpServer.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <system_error>
+
+#include "Buffer.h"
+#include "EventLoop.h"
+
+// One connected client. Members in this order so that the Channel is destroyed, and leaves the
+// poller, before the Socket closes the fd.
+struct TcpServer::Client {
+  Client(EventLoop* loop, Socket s, const InetAddress& p)
+      : socket(std::move(s)), peer(p), channel(loop, socket.fd()) {}
+  Socket socket;
+  InetAddress peer;
+  Channel channel;
+  Buffer input;  // what arrived and the message callback has not consumed yet
+};
+
+namespace {
+
+void warn(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
+}
+
+}  // namespace
+
+TcpServer::TcpServer(EventLoop* loop, const InetAddress& listenAddr)
+    : loop_(loop), acceptor_(loop, listenAddr) {
+  acceptor_.setNewConnectionCallback(
+      [this](Socket socket, const InetAddress& peer) { newConnection(std::move(socket), peer); });
+}
+
+TcpServer::~TcpServer() = default;
+
+void TcpServer::start() { acceptor_.listen(); }
+
+void TcpServer::newConnection(Socket socket, const InetAddress& peer) {
+  const int fd = socket.fd();
+  auto client = std::make_unique<Client>(loop_, std::move(socket), peer);
+  Client* raw = client.get();
+  raw->channel.setReadCallback([this, raw] { handleRead(raw); });
+  // A hang-up with nothing left to read: no read will report it (see Channel::handleEvent).
+  raw->channel.setCloseCallback([this, raw] { closeClient(raw); });
+  try {
+    raw->channel.enableReading();
+  } catch (const std::system_error& e) {
+    // This client cannot be served (e.g. ENOSPC: too many watched fds); the others can.
+    std::fprintf(stderr, "%s\n", e.what());
+    return;  // ~Client closes the connection
+  }
+  clients_[fd] = std::move(client);
+  if (connectionCallback_) connectionCallback_(peer, true);
+}
+
+void TcpServer::handleRead(Client* client) {
+  const ssize_t n = client->input.readFd(client->socket.fd());
+  if (n > 0) {
+    // The callback consumes what it can use (whole messages) and leaves the rest for next time.
+    if (messageCallback_) messageCallback_(client->socket.fd(), client->peer, &client->input);
+    client->input.releaseIfEmpty();  // an idle connection keeps no buffer memory
+  } else if (n == 0) {
+    closeClient(client);  // the client closed its side (FIN)
+  } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    warn("read from " + client->peer.toIpPort());  // e.g. ECONNRESET
+    closeClient(client);
+  }
+}
+
+// Called from the client's read or close handler, possibly both in one round.
+void TcpServer::closeClient(Client* client) {
+  auto found = clients_.find(client->socket.fd());
+  if (found == clients_.end()) return;  // closed already, earlier in this round
+  client->channel.disableAll();
+  // We are inside one of this client's handlers, so it must outlive this call: the loop destroys
+  // it after the round, when the last owner, this functor, is gone.
+  std::shared_ptr<Client> dying = std::move(found->second);
+  clients_.erase(found);
+  loop_->queueInLoop([dying] {});
+  if (connectionCallback_) connectionCallback_(dying->peer, false);
+}

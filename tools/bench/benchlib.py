@@ -1,0 +1,212 @@
+"""What the benchmark runners share: finding and building lessons, starting and stopping servers,
+reading a process's memory and CPU time from /proc. Python standard library only."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build-bench"  # gitignored by the build-*/ pattern
+LOGS = BUILD / "logs"
+
+
+def fail(message):
+    prog = Path(sys.argv[0]).stem.replace("_", "-")  # echo_bench.py -> echo-bench, its command
+    print(f"{prog}: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def find_lessons(spec):
+    """'03,04,07' (or full names, '03_epoll') -> the lesson directories, in the order given."""
+    found = []
+    for item in spec.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.isdigit():
+            item = f"{int(item):02d}"
+        matches = sorted(p for p in (ROOT / "lessons").glob(f"{item}*") if p.is_dir())
+        if len(matches) != 1:
+            names = ", ".join(p.name for p in sorted((ROOT / "lessons").iterdir()))
+            fail(f"no single lesson matches {item!r} (lessons: {names})")
+        found.append(matches[0])
+    if not found:
+        fail("no lessons given")
+    return found
+
+
+def cmake_build(source, build_dir, target, log_name):
+    """Configures once (Release) and builds `target`; an up-to-date build is a quick no-op, and a
+    changed source (a lesson still being written) is rebuilt."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = LOGS / f"build-{log_name}.log"
+    cache = build_dir / "CMakeCache.txt"
+    steps = []
+    if not cache.exists() or "CMAKE_BUILD_TYPE:STRING=Release" not in cache.read_text():
+        steps.append(["cmake", "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release"])
+    steps.append(["cmake", "--build", str(build_dir), "--target", target, "-j", str(os.cpu_count() or 2)])
+    with open(log, "w") as out:
+        for step in steps:
+            if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
+                tail = log.read_text().splitlines()[-15:]
+                fail(f"building {log_name} failed ({log}):\n" + "\n".join(tail))
+
+
+def build_lesson(lesson):
+    """Builds the lesson's server in Release into build-bench/NN_name; returns its path."""
+    build_dir = BUILD / lesson.name
+    cmake_build(lesson, build_dir, "server", lesson.name)
+    return build_dir / "server"
+
+
+def build_tool(name):
+    """Builds one of the clients in tools/bench into build-bench/tools; returns its path."""
+    build_dir = BUILD / "tools"
+    cmake_build(Path(__file__).resolve().parent, build_dir, name, name)
+    return build_dir / name
+
+
+def wait_until(predicate, timeout, interval=0.01):
+    """Polls predicate() until it is true (returns its value) or `timeout` seconds pass (None)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def read_text(path):
+    try:
+        return Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+class Process:
+    """A process started with its stdout and stderr in files (never pipes: a pipe that nobody
+    drains blocks the writer, a server that logs every connection included). Stopped by its PID."""
+
+    def __init__(self, args, name, stdin=None):
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.out = LOGS / f"{name}.out"
+        self.err = LOGS / f"{name}.err"
+        with open(self.out, "wb") as out, open(self.err, "wb") as err:
+            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=stdin, cwd=ROOT)
+        self.pid = self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, grace=5.0):
+        """SIGTERM, then SIGKILL if it has not exited after `grace` seconds. Returns the exit code
+        (negative: the signal that ended it; lessons before 6 have no SIGTERM handler)."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_server(server, name, extra_args=()):
+    """Starts a lesson's server on a kernel-chosen port and waits for its ready line
+    `listening on HOST:PORT` in its stdout file. Returns (process, port)."""
+    proc = Process([str(server), "--port", "0", *extra_args], name)
+
+    def ready():
+        match = re.search(r"^listening on [0-9.]+:(\d+)$", read_text(proc.out), re.M)
+        return int(match.group(1)) if match else (None if proc.alive() else -1)
+
+    port = wait_until(ready, timeout=10)
+    if port is None or port < 0:
+        proc.stop()
+        fail(f"{name}: the server did not print its ready line (see {proc.out}, {proc.err})")
+    return proc, port
+
+
+def free_port():
+    """A port nobody listens on right now (the kernel's choice for a socket bound to port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port, host="127.0.0.1"):
+    """Whether something listens on host:port (IPv4), from /proc/net/tcp: no connection is made."""
+    wanted = "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), "little"), port)
+    for line in read_text("/proc/net/tcp").splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == wanted and fields[3] == "0A":  # 0A: TCP_LISTEN
+            return True
+    return False
+
+
+def rss_bytes(pid):
+    """The process's resident set size (VmRSS), in bytes: user-space memory only, not the kernel's
+    socket buffers and structures."""
+    match = re.search(r"^VmRSS:\s+(\d+) kB", read_text(f"/proc/{pid}/status"), re.M)
+    return int(match.group(1)) * 1024 if match else None
+
+
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far."""
+    stat = read_text(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"; comm may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tcp_counter(name):
+    """A system-wide TCP counter from /proc/net/netstat (e.g. ListenOverflows: connections the
+    kernel dropped because a listen queue was full; the client's retry comes a second later)."""
+    lines = read_text("/proc/net/netstat").splitlines()
+    for keys, values in zip(lines[::2], lines[1::2]):
+        if keys.startswith("TcpExt:"):
+            table = dict(zip(keys.split()[1:], values.split()[1:]))
+            return int(table[name]) if name in table else None
+    return None
+
+
+def background_note(seconds=1.0):
+    """How busy the cores are without us: sampled from /proc/stat over `seconds` while the
+    benchmark runs nothing. Anything well above 0% is other work (a build, a test run) that will
+    share the cores with the benchmark and make its figures noisier."""
+    def sample():
+        fields = [int(x) for x in read_text("/proc/stat").split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields[:8]) - idle, sum(fields[:8])  # user..steal; guest is inside user
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    share = (busy1 - busy0) / max(total1 - total0, 1)
+    warning = ": other work is running, expect noisier figures" if share > 0.1 else ""
+    return f"the cores were {100 * share:.0f}% busy with other work{warning}"
+
+
+def parse_list(text, kind, low, high):
+    values = []
+    for item in text.split(","):
+        try:
+            value = kind(item)
+        except ValueError:
+            fail(f"not a number: {item!r}")
+        if not low <= value <= high:
+            fail(f"{value} is out of range ({low}..{high})")
+        values.append(value)
+    return values
+
+
+def size_label(n):
+    return f"{n // 1024} KiB" if n % 1024 == 0 and n >= 1024 else f"{n} B"
