@@ -36,6 +36,8 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
+
 namespace {
 
 struct Options {
@@ -51,9 +53,10 @@ const char kUsage[] =
     "usage: idleconn --port P [--host ADDR] [--connections N] [--sources K] [--timeout S] "
     "[--hold S]\n";
 
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr, "idleconn: %s\n%s", why.c_str(), kUsage);
-  std::exit(2);
+[[noreturn]] void usage(const std::string& why) { usageError("idleconn", kUsage, why); }
+
+double parseNumber(const std::string& flag, const char* text, double min, double max) {
+  return ::parseNumber("idleconn", kUsage, flag, text, min, max);
 }
 
 [[noreturn]] void die(const std::string& what) {
@@ -65,16 +68,6 @@ double now() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock Python's time.monotonic() reads on Linux
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-double parseNumber(const char* flag, const char* text, double min, double max) {
-  char* end = nullptr;
-  errno = 0;
-  const double value = std::strtod(text, &end);
-  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) {
-    usage(std::string("bad value for ") + flag + ": " + text);
-  }
-  return value;
 }
 
 Options parseOptions(int argc, char* argv[]) {

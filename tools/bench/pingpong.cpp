@@ -34,6 +34,8 @@
 #include <thread>
 #include <vector>
 
+#include "cli.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -53,9 +55,10 @@ const char kUsage[] =
     "usage: pingpong --port P [--host ADDR] [--sessions N] [--block BYTES] [--seconds T]\n"
     "                [--warmup W] [--threads K] [--stall-seconds S]\n";
 
-[[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr, "pingpong: %s\n%s", why.c_str(), kUsage);
-  std::exit(2);
+[[noreturn]] void usage(const std::string& why) { usageError("pingpong", kUsage, why); }
+
+double parseNumber(const std::string& flag, const char* text, double min, double max) {
+  return ::parseNumber("pingpong", kUsage, flag, text, min, max);
 }
 
 // Fails the whole run: one wrong byte or one dead connection makes every figure meaningless.
@@ -64,16 +67,6 @@ const char kUsage[] =
   std::fprintf(stderr, "pingpong: FAILED: %s\n", why.c_str());
   std::fflush(stdout);
   std::_Exit(1);
-}
-
-double parseNumber(const char* flag, const char* text, double min, double max) {
-  char* end = nullptr;
-  errno = 0;
-  const double value = std::strtod(text, &end);
-  if (errno != 0 || end == text || *end != '\0' || value < min || value > max) {
-    usage(std::string("bad value for ") + flag + ": " + text);
-  }
-  return value;
 }
 
 Options parseOptions(int argc, char* argv[]) {
