@@ -184,7 +184,8 @@ TEST_CASE("destroying a channel takes its fd out of the poller") {
     first.enableReading();
   }
   Channel second(&loop, pair.fds[0]);
-  // epoll_ctl(ADD) fails with EEXIST if the first registration, and its dangling Channel*, remained.
+  // epoll_ctl(ADD) fails with EEXIST if the first registration, and its dangling Channel*,
+  // remained.
   CHECK_NOTHROW(second.enableReading());
 }
 

@@ -83,8 +83,8 @@ void TcpConnection::handleClose() {
   if (closeCallback_) closeCallback_(*this);
 }
 
-// epoll reported EPOLLERR: say what the socket's pending error is. The read that follows (epoll
-// reports the socket readable too) fails with it and closes the connection.
+// epoll reported EPOLLERR: say what the socket's pending error was. Reading SO_ERROR clears it;
+// the connection still ends, because a reset socket also reads as end of stream and refuses writes.
 void TcpConnection::handleError() {
   int error = 0;
   socklen_t length = sizeof error;

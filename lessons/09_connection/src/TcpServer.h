@@ -21,8 +21,8 @@ class TcpServer : noncopyable {
  public:
   // Creates and binds the listening socket; throws std::system_error if that fails (port in use).
   TcpServer(EventLoop* loop, const InetAddress& listenAddr);
-  // Reports every open connection down, then closes it: whatever the callbacks use must outlive
-  // the server.
+  // Reports every open connection down, then closes it (output still waiting is discarded):
+  // whatever the callbacks use must outlive the server.
   ~TcpServer();
 
   void setConnectionCallback(ConnectionCallback cb) { connectionCallback_ = std::move(cb); }

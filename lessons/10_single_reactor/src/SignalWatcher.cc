@@ -1,0 +1,44 @@
+#include "SignalWatcher.h"
+
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace {
+
+int createSignalFd(std::initializer_list<int> signals) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int signo : signals) sigaddset(&mask, signo);
+  // pthread_sigmask, not sigprocmask: the latter's effect in a threaded program is unspecified.
+  if (const int error = ::pthread_sigmask(SIG_BLOCK, &mask, nullptr); error != 0) {
+    throw std::system_error(error, std::generic_category(), "pthread_sigmask");
+  }
+  const int fd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
+  return fd;
+}
+
+}  // namespace
+
+SignalWatcher::SignalWatcher(EventLoop* loop, std::initializer_list<int> signals,
+                             SignalCallback callback)
+    : fd_(createSignalFd(signals)), channel_(loop, fd_), callback_(std::move(callback)) {
+  channel_.setReadCallback([this] { handleRead(); });
+  channel_.enableReading();
+}
+
+SignalWatcher::~SignalWatcher() {
+  channel_.disableAll();  // out of the poller before the fd is closed
+  ::close(fd_);
+}
+
+void SignalWatcher::handleRead() {
+  // Each read returns one queued signal; level-triggered, the loop calls again while more wait.
+  signalfd_siginfo info{};
+  if (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    callback_(static_cast<int>(info.ssi_signo));
+  }
+}
