@@ -7,6 +7,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "Channel.h"
 #include "EventLoop.h"
 
 // One connected client. Members in this order so that the Channel is destroyed, and leaves the

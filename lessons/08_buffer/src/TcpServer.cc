@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "Buffer.h"
+#include "Channel.h"
 #include "EventLoop.h"
 
 // One connected client. Members in this order so that the Channel is destroyed, and leaves the

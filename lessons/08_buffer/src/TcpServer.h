@@ -8,7 +8,6 @@
 
 #include "Acceptor.h"
 #include "Callbacks.h"
-#include "Channel.h"
 #include "InetAddress.h"
 #include "Socket.h"
 #include "noncopyable.h"

@@ -117,6 +117,26 @@ TEST_CASE("a functor queued by a functor runs in the next round") {
   CHECK(ranIn == 2);
 }
 
+TEST_CASE("a functor queued by a functor runs even when no fd becomes ready") {
+  EventLoop loop;
+  SocketPair pair;
+  Channel channel(&loop, pair.fds[0]);
+  bool ran = false;
+  channel.setReadCallback([&] {
+    drain(pair.fds[0]);  // nothing ready after this: only the queued functors can end the loop
+    loop.queueInLoop([&] {
+      loop.queueInLoop([&] {
+        ran = true;
+        loop.quit();
+      });
+    });
+  });
+  channel.enableReading();
+  pair.sendByte();
+  loop.loop();  // would block in epoll_wait forever if the loop slept while a functor waits
+  CHECK(ran);
+}
+
 TEST_CASE("a handler may hand its own destruction to queueInLoop") {
   EventLoop loop;
   SocketPair pair;
