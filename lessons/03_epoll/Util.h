@@ -10,19 +10,25 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
+#include <system_error>
+
+// errno's text, safe to call from several threads at once. std::strerror may return a buffer that
+// it shares between threads (C++ says it need not avoid data races), so two threads reporting at
+// the same moment could print each other's message. std::error_category::message, like every
+// C++ library function not marked otherwise, must not race.
+inline std::string errnoText(int error) { return std::generic_category().message(error); }
 
 // For failures the program cannot go on after (socket, bind, listen, connect): the call, errno's
 // text, exit code 1.
 [[noreturn]] inline void die(const std::string& what) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), errnoText(errno).c_str());
   std::exit(1);
 }
 
 // For failures that end one connection but not the program.
 inline void warn(const std::string& what) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), errnoText(errno).c_str());
 }
 
 // write() may write less than asked (a signal can interrupt it part-way); loop until all is

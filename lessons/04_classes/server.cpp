@@ -10,12 +10,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <system_error>
 #include <unordered_map>
 #include <vector>
 
+#include "ErrnoText.h"
 #include "InetAddress.h"
 #include "Options.h"
 #include "Poller.h"
@@ -34,7 +34,7 @@ struct Client {
 };
 
 void warn(const std::string& what) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), errnoText(errno).c_str());
 }
 
 // Takes every connection waiting in the accept queue.

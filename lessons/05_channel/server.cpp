@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "Channel.h"
+#include "ErrnoText.h"
 #include "InetAddress.h"
 #include "Options.h"
 #include "Poller.h"
@@ -49,7 +49,7 @@ struct Clients {
 };
 
 void warn(const std::string& what) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), errnoText(errno).c_str());
 }
 
 // One read, one write. Returns false when the connection is over and must be closed.

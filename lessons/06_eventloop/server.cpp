@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <system_error>
 
 #include "EventLoop.h"
@@ -55,7 +54,7 @@ int main(int argc, char* argv[]) {
   try {
     EventLoop loop;
     SignalWatcher signals(&loop, {SIGINT, SIGTERM}, [&loop](int signo) {
-      std::printf("%s: shutting down\n", strsignal(signo));
+      std::printf("%s: shutting down\n", SignalWatcher::describe(signo).c_str());
       loop.quit();
     });
     TcpServer server(&loop, InetAddress(options.port, options.host));

@@ -7,7 +7,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <system_error>
 
 #include "Buffer.h"
@@ -39,7 +38,7 @@ int main(int argc, char* argv[]) {
   try {
     EventLoop loop;
     SignalWatcher signals(&loop, {SIGINT, SIGTERM}, [&loop](int signo) {
-      std::printf("%s: shutting down\n", strsignal(signo));
+      std::printf("%s: shutting down\n", SignalWatcher::describe(signo).c_str());
       loop.quit();
     });
     TcpServer server(&loop, InetAddress(options.port, options.host));

@@ -1,7 +1,5 @@
 #include "Poller.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <string>
 #include <system_error>
@@ -21,13 +19,16 @@ const char* operationName(int operation) {
   }
 }
 
-}  // namespace
-
-Poller::Poller() : epollFd_(::epoll_create1(EPOLL_CLOEXEC)), events_(kInitialEvents) {
-  if (epollFd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+int createEpoll() {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  return fd;
 }
 
-Poller::~Poller() { ::close(epollFd_); }
+}  // namespace
+
+// If allocating events_ throws, epollFd_, already constructed, closes the epoll fd.
+Poller::Poller() : epollFd_(createEpoll()), events_(kInitialEvents) {}
 
 void Poller::add(int fd, uint32_t events) { control(EPOLL_CTL_ADD, fd, events); }
 void Poller::modify(int fd, uint32_t events) { control(EPOLL_CTL_MOD, fd, events); }
@@ -37,7 +38,7 @@ void Poller::control(int operation, int fd, uint32_t events) {
   epoll_event event{};
   event.events = events;
   event.data.fd = fd;
-  if (::epoll_ctl(epollFd_, operation, fd, &event) < 0) {
+  if (::epoll_ctl(epollFd_.get(), operation, fd, &event) < 0) {
     throw std::system_error(errno, std::generic_category(),
                             std::string(operationName(operation)) + " fd " + std::to_string(fd));
   }
@@ -46,7 +47,7 @@ void Poller::control(int operation, int fd, uint32_t events) {
 void Poller::poll(int timeoutMs, std::vector<epoll_event>* active) {
   active->clear();
   const int ready =
-      ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), timeoutMs);
+      ::epoll_wait(epollFd_.get(), events_.data(), static_cast<int>(events_.size()), timeoutMs);
   if (ready < 0) {
     if (errno == EINTR) return;
     throw std::system_error(errno, std::generic_category(), "epoll_wait");

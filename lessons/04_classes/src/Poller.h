@@ -9,12 +9,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "FileDescriptor.h"
 #include "noncopyable.h"
 
 class Poller : noncopyable {
  public:
   Poller();  // throws std::system_error if epoll_create1 fails
-  ~Poller();
 
   // `events` is an EPOLLIN/EPOLLOUT/... mask. Level-triggered: see the lesson text for why.
   // Each throws std::system_error naming the call if the kernel refuses.
@@ -29,6 +29,6 @@ class Poller : noncopyable {
  private:
   void control(int operation, int fd, uint32_t events);
 
-  int epollFd_;
+  FileDescriptor epollFd_;
   std::vector<epoll_event> events_;  // epoll_wait's output; grows when a wait fills it
 };

@@ -1,7 +1,5 @@
 #include "Poller.h"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <string>
 #include <system_error>
@@ -12,13 +10,16 @@ namespace {
 
 constexpr size_t kInitialEvents = 16;
 
-}  // namespace
-
-Poller::Poller() : epollFd_(::epoll_create1(EPOLL_CLOEXEC)), events_(kInitialEvents) {
-  if (epollFd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+int createEpoll() {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+  return fd;
 }
 
-Poller::~Poller() { ::close(epollFd_); }
+}  // namespace
+
+// If allocating events_ throws, epollFd_, already constructed, closes the epoll fd.
+Poller::Poller() : epollFd_(createEpoll()), events_(kInitialEvents) {}
 
 void Poller::updateChannel(Channel* channel) {
   if (!channel->inPoller()) {
@@ -37,14 +38,14 @@ void Poller::removeChannel(Channel* channel) noexcept {
   channel->setInPoller(false);
   // Not checked: DEL fails only if the fd has already left the set (closing it does that), which
   // is what we want. Channel's destructor calls this, and must not throw.
-  ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, channel->fd(), nullptr);
+  ::epoll_ctl(epollFd_.get(), EPOLL_CTL_DEL, channel->fd(), nullptr);
 }
 
 void Poller::control(int operation, Channel* channel) {
   epoll_event event{};
   event.events = channel->events();
   event.data.ptr = channel;
-  if (::epoll_ctl(epollFd_, operation, channel->fd(), &event) < 0) {
+  if (::epoll_ctl(epollFd_.get(), operation, channel->fd(), &event) < 0) {
     const char* call = operation == EPOLL_CTL_ADD ? "epoll_ctl(ADD)" : "epoll_ctl(MOD)";
     throw std::system_error(errno, std::generic_category(),
                             std::string(call) + " fd " + std::to_string(channel->fd()));
@@ -54,7 +55,7 @@ void Poller::control(int operation, Channel* channel) {
 void Poller::poll(int timeoutMs, ChannelList* active) {
   active->clear();
   const int ready =
-      ::epoll_wait(epollFd_, events_.data(), static_cast<int>(events_.size()), timeoutMs);
+      ::epoll_wait(epollFd_.get(), events_.data(), static_cast<int>(events_.size()), timeoutMs);
   if (ready < 0) {
     if (errno == EINTR) return;
     throw std::system_error(errno, std::generic_category(), "epoll_wait");

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "FileDescriptor.h"
 #include "noncopyable.h"
 
 class Channel;
@@ -17,7 +18,6 @@ class Poller : noncopyable {
   using ChannelList = std::vector<Channel*>;
 
   Poller();  // throws std::system_error if epoll_create1 fails
-  ~Poller();
 
   // Makes the epoll set match channel->events(): adds the fd, changes its events, or takes it out
   // when it wants none (epoll would still report hang-ups and errors for it otherwise).
@@ -32,6 +32,6 @@ class Poller : noncopyable {
  private:
   void control(int operation, Channel* channel);
 
-  int epollFd_;
+  FileDescriptor epollFd_;
   std::vector<epoll_event> events_;  // epoll_wait's output; grows when a wait fills it
 };

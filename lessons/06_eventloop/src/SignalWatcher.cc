@@ -25,20 +25,34 @@ int createSignalFd(std::initializer_list<int> signals) {
 
 SignalWatcher::SignalWatcher(EventLoop* loop, std::initializer_list<int> signals,
                              SignalCallback callback)
-    : fd_(createSignalFd(signals)), channel_(loop, fd_), callback_(std::move(callback)) {
+    : fd_(createSignalFd(signals)), channel_(loop, fd_.get()), callback_(std::move(callback)) {
   channel_.setReadCallback([this] { handleRead(); });
-  channel_.enableReading();
+  channel_.enableReading();  // if this throws, the members already made are destroyed: fd_ closes
 }
 
-SignalWatcher::~SignalWatcher() {
-  channel_.disableAll();  // out of the poller before the fd is closed
-  ::close(fd_);
+std::string SignalWatcher::describe(int signo) {
+  switch (signo) {
+    case SIGHUP:
+      return "Hangup";
+    case SIGINT:
+      return "Interrupt";
+    case SIGQUIT:
+      return "Quit";
+    case SIGTERM:
+      return "Terminated";
+    case SIGUSR1:
+      return "User defined signal 1";
+    case SIGUSR2:
+      return "User defined signal 2";
+    default:
+      return "Signal " + std::to_string(signo);
+  }
 }
 
 void SignalWatcher::handleRead() {
   // Each read returns one queued signal; level-triggered, the loop calls again while more wait.
   signalfd_siginfo info{};
-  if (::read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+  if (::read(fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     callback_(static_cast<int>(info.ssi_signo));
   }
 }

@@ -14,8 +14,10 @@
 
 #include <functional>
 #include <initializer_list>
+#include <string>
 
 #include "Channel.h"
+#include "FileDescriptor.h"
 #include "noncopyable.h"
 
 class EventLoop;
@@ -24,14 +26,18 @@ class SignalWatcher : noncopyable {
  public:
   using SignalCallback = std::function<void(int signo)>;
 
-  // Throws std::system_error if the signalfd cannot be created.
+  // Throws std::system_error if the signalfd cannot be created or watched.
   SignalWatcher(EventLoop* loop, std::initializer_list<int> signals, SignalCallback callback);
-  ~SignalWatcher();
+
+  // The signal's description, as strsignal() gives it ("Terminated"), for the signals a server
+  // watches. strsignal() itself may format into a buffer shared between threads.
+  static std::string describe(int signo);
 
  private:
   void handleRead();
 
-  const int fd_;
+  // In this order: the Channel leaves the poller before the fd is closed.
+  FileDescriptor fd_;
   Channel channel_;
   SignalCallback callback_;
 };

@@ -1,12 +1,10 @@
 #include "Socket.h"
 
 #include <netinet/tcp.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <string>
 #include <system_error>
-#include <utility>
 
 namespace {
 
@@ -23,20 +21,6 @@ void setOption(int fd, int level, int option, bool on, const char* name) {
 
 }  // namespace
 
-Socket::~Socket() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-Socket::Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-Socket& Socket::operator=(Socket&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
 Socket Socket::createNonBlocking() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throwErrno("socket");
@@ -44,20 +28,20 @@ Socket Socket::createNonBlocking() {
 }
 
 void Socket::bindAddress(const InetAddress& addr) {
-  if (::bind(fd_, addr.getSockAddr(), InetAddress::length()) < 0) {
+  if (::bind(fd_.get(), addr.getSockAddr(), InetAddress::length()) < 0) {
     throwErrno("bind " + addr.toIpPort());
   }
 }
 
 void Socket::listen() {
-  if (::listen(fd_, SOMAXCONN) < 0) throwErrno("listen");
+  if (::listen(fd_.get(), SOMAXCONN) < 0) throwErrno("listen");
 }
 
 Socket Socket::accept(InetAddress* peer) {
   sockaddr_in addr{};
   socklen_t length = sizeof addr;
-  const int connFd =
-      ::accept4(fd_, reinterpret_cast<sockaddr*>(&addr), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int connFd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &length,
+                               SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (connFd >= 0) *peer = InetAddress(addr);
   return Socket(connFd);
 }
@@ -65,15 +49,19 @@ Socket Socket::accept(InetAddress* peer) {
 InetAddress Socket::localAddress() const {
   sockaddr_in addr{};
   socklen_t length = sizeof addr;
-  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) < 0)
+  if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &length) < 0)
     throwErrno("getsockname");
   return InetAddress(addr);
 }
 
 // Without SO_REUSEADDR a restarted server cannot bind its port while connections of the previous
 // run are still in TIME_WAIT.
-void Socket::setReuseAddr(bool on) { setOption(fd_, SOL_SOCKET, SO_REUSEADDR, on, "SO_REUSEADDR"); }
+void Socket::setReuseAddr(bool on) {
+  setOption(fd_.get(), SOL_SOCKET, SO_REUSEADDR, on, "SO_REUSEADDR");
+}
 
 // Nagle's algorithm holds back small writes while earlier data is unacknowledged: good for bulk
 // transfer, bad for request/response latency.
-void Socket::setTcpNoDelay(bool on) { setOption(fd_, IPPROTO_TCP, TCP_NODELAY, on, "TCP_NODELAY"); }
+void Socket::setTcpNoDelay(bool on) {
+  setOption(fd_.get(), IPPROTO_TCP, TCP_NODELAY, on, "TCP_NODELAY");
+}

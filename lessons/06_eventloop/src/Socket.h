@@ -1,24 +1,22 @@
 #pragma once
 
-// Owns one socket file descriptor and closes it exactly once. Movable (the fd changes owner), never
-// copyable. Setup calls (socket, bind, listen) throw std::system_error naming the call, since a
-// server cannot go on without them; per-connection calls (accept) report failure through errno.
+// Owns one socket and closes it exactly once (a FileDescriptor does that). Movable (the fd changes
+// owner), never copyable. Setup calls (socket, bind, listen) throw std::system_error naming the
+// call, since a server cannot go on without them; per-connection calls (accept) report failure
+// through errno.
 
+#include "FileDescriptor.h"
 #include "InetAddress.h"
-#include "noncopyable.h"
 
-class Socket : noncopyable {
+class Socket {
  public:
   explicit Socket(int fd) noexcept : fd_(fd) {}
-  ~Socket();
-  Socket(Socket&& other) noexcept;
-  Socket& operator=(Socket&& other) noexcept;
 
   // A non-blocking, close-on-exec TCP socket.
   static Socket createNonBlocking();
 
-  int fd() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
+  int fd() const { return fd_.get(); }
+  bool valid() const { return fd_.valid(); }
 
   void bindAddress(const InetAddress& addr);
   void listen();
@@ -32,5 +30,5 @@ class Socket : noncopyable {
   void setTcpNoDelay(bool on);
 
  private:
-  int fd_;
+  FileDescriptor fd_;
 };

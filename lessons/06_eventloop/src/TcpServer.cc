@@ -4,9 +4,9 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <system_error>
 
+#include "ErrnoText.h"
 #include "EventLoop.h"
 
 // One connected client. Members in this order so that the Channel is destroyed, and leaves the
@@ -29,7 +29,7 @@ Socket bound(const InetAddress& listenAddr) {
 }
 
 void warn(const std::string& what) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), errnoText(errno).c_str());
 }
 
 }  // namespace

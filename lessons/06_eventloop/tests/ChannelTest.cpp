@@ -1,4 +1,5 @@
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
@@ -6,6 +7,8 @@
 #include "Catch.h"
 #include "Channel.h"
 #include "EventLoop.h"
+#include "InetAddress.h"
+#include "Socket.h"
 
 namespace {
 
@@ -40,14 +43,48 @@ TEST_CASE("handleEvent calls the callbacks that match the reported events") {
   CHECK(r.dispatch(0) == "");
 }
 
-TEST_CASE("a hang-up with nothing to read closes; with data left, the read comes first") {
+TEST_CASE("a hang-up with EPOLLIN goes to the read callback; without it, to the close callback") {
   EventLoop loop;
   Recorder r(&loop);
-  CHECK(r.dispatch(EPOLLHUP) == "close ");
-  // The peer sent data and then closed: read it (the read callback then sees the end of stream).
+  // Reading watched: the hang-up comes with EPOLLIN; the read finds the end of stream or the error.
   CHECK(r.dispatch(EPOLLHUP | EPOLLIN) == "read ");
-  // The peer shut down its writing side: a read of 0 bytes will tell the read callback.
-  CHECK(r.dispatch(EPOLLRDHUP) == "read ");
+  // Reading not watched: no read callback will run, so the close callback hears of it.
+  CHECK(r.dispatch(EPOLLHUP) == "close ");
+  CHECK(r.dispatch(EPOLLHUP | EPOLLERR | EPOLLOUT) == "close error write ");
+  // Reported only to those who ask for it, which kReadEvent does not: not a read.
+  CHECK(r.dispatch(EPOLLRDHUP) == "");
+}
+
+TEST_CASE("a reset peer, reading not watched: EPOLLHUP and EPOLLERR, and its bytes still readable") {
+  Socket listener = Socket::createNonBlocking();
+  listener.bindAddress(InetAddress(0, "127.0.0.1"));
+  listener.listen();
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(::connect(client, listener.localAddress().getSockAddr(), InetAddress::length()) == 0);
+  InetAddress peer;
+  const Socket accepted = listener.accept(&peer);
+  REQUIRE(accepted.valid());
+  REQUIRE(::write(client, "data", 4) == 4);
+  const linger abort{1, 0};  // close() now sends RST instead of FIN
+  REQUIRE(::setsockopt(client, SOL_SOCKET, SO_LINGER, &abort, sizeof abort) == 0);
+  ::close(client);
+
+  EventLoop loop;
+  Channel channel(&loop, accepted.fd());
+  std::string calls;
+  channel.setWriteCallback([&] {
+    calls += "write ";
+    loop.quit();  // the write callback comes last in a round
+  });
+  channel.setCloseCallback([&] { calls += "close "; });
+  channel.setErrorCallback([&] { calls += "error "; });
+  channel.setReadCallback([&] { calls += "read "; });
+  channel.enableWriting();  // EPOLLOUT only
+  loop.loop();
+  // Asked for EPOLLOUT only; the hang-up and the error are reported anyway.
+  CHECK(calls == "close error write ");
+  char buffer[16];
+  CHECK(::recv(accepted.fd(), buffer, sizeof buffer, 0) == 4);  // what came before the reset
 }
 
 TEST_CASE("a missing callback is skipped") {

@@ -1,8 +1,11 @@
 #include <csignal>
+#include <system_error>
 #include <vector>
 
 #include "Catch.h"
+#include "EpollSabotage.h"
 #include "EventLoop.h"
+#include "OpenFds.h"
 #include "SignalWatcher.h"
 
 TEST_CASE("a blocked signal arrives as an event in the loop") {
@@ -30,4 +33,21 @@ TEST_CASE("each watched signal is reported") {
   REQUIRE(caught.size() == 2);
   CHECK(((caught[0] == SIGUSR1 && caught[1] == SIGUSR2) ||
          (caught[0] == SIGUSR2 && caught[1] == SIGUSR1)));
+}
+
+TEST_CASE("signal names are strsignal's, without its shared buffer") {
+  CHECK(SignalWatcher::describe(SIGTERM) == "Terminated");
+  CHECK(SignalWatcher::describe(SIGINT) == "Interrupt");
+  CHECK(SignalWatcher::describe(SIGHUP) == "Hangup");
+  CHECK(SignalWatcher::describe(64) == "Signal 64");
+}
+
+TEST_CASE("a SignalWatcher the poller refuses throws, and leaks no descriptor") {
+  EventLoop loop;
+  const int before = openFdCount();
+  {
+    EpollSabotage refuse;  // the signalfd is made, then watching it fails
+    CHECK_THROWS_AS(SignalWatcher(&loop, {SIGUSR1}, [](int) {}), std::system_error);
+  }
+  CHECK(openFdCount() == before);  // the signalfd was closed on the way out
 }

@@ -4,10 +4,10 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <system_error>
 
 #include "Channel.h"
+#include "ErrnoText.h"
 #include "EventLoop.h"
 
 // One connected client. Members in this order so that the Channel is destroyed, and leaves the
@@ -23,7 +23,7 @@ struct TcpServer::Client {
 namespace {
 
 void warn(const std::string& what) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), errnoText(errno).c_str());
 }
 
 }  // namespace

@@ -6,8 +6,9 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <system_error>
+
+#include "ErrnoText.h"
 
 namespace {
 
@@ -31,10 +32,6 @@ Acceptor::Acceptor(EventLoop* loop, const InetAddress& listenAddr)
   channel_.setReadCallback([this] { handleRead(); });
 }
 
-Acceptor::~Acceptor() {
-  if (idleFd_ >= 0) ::close(idleFd_);
-}
-
 void Acceptor::listen() {
   socket_.listen();
   channel_.enableReading();
@@ -56,7 +53,7 @@ void Acceptor::handleRead() {
       return;  // nothing was waiting after all
     }
     // Anything else (ENOBUFS, ENOMEM, ...): report it and come back at the next wake-up.
-    std::fprintf(stderr, "accept: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "accept: %s\n", errnoText(errno).c_str());
     return;
   }
 }
@@ -68,12 +65,12 @@ void Acceptor::handleRead() {
 // waking up until a connection of ours closes: the behaviour of the lessons before this one.
 bool Acceptor::shedOneConnection() {
   const int savedErrno = errno;
-  if (idleFd_ < 0) return false;
-  ::close(idleFd_);
+  if (!idleFd_.valid()) return false;
+  idleFd_.reset();
   const int connFd = ::accept4(socket_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
   if (connFd >= 0) ::close(connFd);
-  idleFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  idleFd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (connFd < 0) return false;
-  std::fprintf(stderr, "accept: %s: shed a connection\n", std::strerror(savedErrno));
+  std::fprintf(stderr, "accept: %s: shed a connection\n", errnoText(savedErrno).c_str());
   return true;
 }

@@ -18,15 +18,20 @@ void Channel::update(uint32_t events) {
 }
 
 void Channel::handleEvent() {
-  // The peer hung up and there is nothing left to read: no read will tell us, so say it here.
+  // epoll reports a hang-up (EPOLLHUP: both directions are shut, by FINs or a reset) and an error
+  // whatever we asked for. Asking for EPOLLIN, a hang-up comes with EPOLLIN, and the read callback
+  // finds the end of stream or the error. Without EPOLLIN (reading stopped, a write-only fd) no read
+  // callback runs, so the owner learns of the end here. Bytes the peer sent before may still wait
+  // unread in the socket: EPOLLHUP says nothing about them, and they go with the connection.
   if ((revents_ & EPOLLHUP) && !(revents_ & EPOLLIN)) {
     if (closeCallback_) closeCallback_();
   }
   if (revents_ & EPOLLERR) {
     if (errorCallback_) errorCallback_();
   }
-  // EPOLLRDHUP: the peer shut down its writing side; the read callback sees it as a read of 0.
-  if (revents_ & (EPOLLIN | EPOLLPRI | EPOLLRDHUP)) {
+  // The peer's FIN is EPOLLIN: the read callback sees it as a read of 0. (EPOLLRDHUP would say so
+  // too, but epoll reports it only to those who ask, and kReadEvent does not.)
+  if (revents_ & (EPOLLIN | EPOLLPRI)) {
     if (readCallback_) readCallback_();
   }
   if (revents_ & EPOLLOUT) {

@@ -4,11 +4,11 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <system_error>
 
 #include "Buffer.h"
 #include "Channel.h"
+#include "ErrnoText.h"
 #include "EventLoop.h"
 
 // One connected client. Members in this order so that the Channel is destroyed, and leaves the
@@ -25,7 +25,7 @@ struct TcpServer::Client {
 namespace {
 
 void warn(const std::string& what) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), std::strerror(errno));
+  std::fprintf(stderr, "%s: %s\n", what.c_str(), errnoText(errno).c_str());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "Channel.h"
+#include "FileDescriptor.h"
 #include "InetAddress.h"
 #include "Socket.h"
 #include "noncopyable.h"
@@ -22,7 +23,6 @@ class Acceptor : noncopyable {
 
   // Creates and binds the listening socket; throws std::system_error if that fails (port in use).
   Acceptor(EventLoop* loop, const InetAddress& listenAddr);
-  ~Acceptor();
 
   void setNewConnectionCallback(NewConnectionCallback cb) {
     newConnectionCallback_ = std::move(cb);
@@ -38,5 +38,5 @@ class Acceptor : noncopyable {
   Socket socket_;
   Channel channel_;
   NewConnectionCallback newConnectionCallback_;
-  int idleFd_;  // the spare fd, on /dev/null; -1 if it could not be reopened
+  FileDescriptor idleFd_;  // the spare fd, on /dev/null; none if it could not be reopened
 };
