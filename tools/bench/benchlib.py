@@ -1,9 +1,12 @@
-"""What the benchmark runners share: finding and building lessons, starting and stopping servers,
-reading a process's memory and CPU time from /proc. Python standard library only."""
+"""What the benchmark runners share: finding and building lessons, and the processes they run.
+Python standard library only.
+
+Processes (lesson servers, the clients, iperf3) are started, watched and stopped by the client
+suite's harness (tools/client_suite/harness/server.py), the one copy of that code: output to files,
+the `listening on HOST:PORT` ready line, VmRSS and CPU time from /proc, stop by PID.
+"""
 
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build-bench"  # gitignored by the build-*/ pattern
 LOGS = BUILD / "logs"
+
+sys.path.insert(0, str(ROOT / "tools" / "client_suite"))  # the harness package lives there
+# Re-exported for the runners: they use the harness through this module only.
+from harness.server import (  # noqa: E402,F401
+    LoggedProcess, ServerDied, ServerProcess, ServerStartError, describe_exit, raise_fd_limit,
+    read_text)
 
 
 def fail(message):
@@ -83,56 +92,22 @@ def wait_until(predicate, timeout, interval=0.01):
         time.sleep(interval)
 
 
-def read_text(path):
+def start_process(args, name, stdin=subprocess.DEVNULL):
+    """Starts a program with its stdout and stderr in LOGS/<name>.stdout and .stderr (never pipes: a
+    pipe that nobody drains blocks the writer). Stop it with .stop(), which signals its PID."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    return LoggedProcess(args, LOGS, name, stdin).launch()
+
+
+def start_server(server, name):
+    """Starts a lesson's server on a kernel-chosen port, with the lesson's own default address (no
+    --host), and waits for its ready line. Returns the ServerProcess: .port, .stop(), .rss_bytes(),
+    .cpu_seconds(); its output is in LOGS/<name>.stdout and .stderr."""
+    LOGS.mkdir(parents=True, exist_ok=True)
     try:
-        return Path(path).read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
-class Process:
-    """A process started with its stdout and stderr in files (never pipes: a pipe that nobody
-    drains blocks the writer, a server that logs every connection included). Stopped by its PID."""
-
-    def __init__(self, args, name, stdin=None):
-        LOGS.mkdir(parents=True, exist_ok=True)
-        self.name = name
-        self.out = LOGS / f"{name}.out"
-        self.err = LOGS / f"{name}.err"
-        with open(self.out, "wb") as out, open(self.err, "wb") as err:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=stdin, cwd=ROOT)
-        self.pid = self.proc.pid
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self, grace=5.0):
-        """SIGTERM, then SIGKILL if it has not exited after `grace` seconds. Returns the exit code
-        (negative: the signal that ended it; lessons before 6 have no SIGTERM handler)."""
-        if self.alive():
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.proc.wait()
-        return self.proc.returncode
-
-
-def start_server(server, name, extra_args=()):
-    """Starts a lesson's server on a kernel-chosen port and waits for its ready line
-    `listening on HOST:PORT` in its stdout file. Returns (process, port)."""
-    proc = Process([str(server), "--port", "0", *extra_args], name)
-
-    def ready():
-        match = re.search(r"^listening on [0-9.]+:(\d+)$", read_text(proc.out), re.M)
-        return int(match.group(1)) if match else (None if proc.alive() else -1)
-
-    port = wait_until(ready, timeout=10)
-    if port is None or port < 0:
-        proc.stop()
-        fail(f"{name}: the server did not print its ready line (see {proc.out}, {proc.err})")
-    return proc, port
+        return ServerProcess(server, LOGS, host=None, name=name).start()
+    except ServerStartError as e:  # it has been stopped already
+        fail(f"{name}: {e}")
 
 
 def free_port():
@@ -150,22 +125,6 @@ def listening(port, host="127.0.0.1"):
         if fields[1] == wanted and fields[3] == "0A":  # 0A: TCP_LISTEN
             return True
     return False
-
-
-def rss_bytes(pid):
-    """The process's resident set size (VmRSS), in bytes: user-space memory only, not the kernel's
-    socket buffers and structures."""
-    match = re.search(r"^VmRSS:\s+(\d+) kB", read_text(f"/proc/{pid}/status"), re.M)
-    return int(match.group(1)) * 1024 if match else None
-
-
-def cpu_seconds(pid):
-    """User + system CPU time the process has used so far."""
-    stat = read_text(f"/proc/{pid}/stat")
-    if not stat:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"; comm may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tcp_counter(name):

@@ -50,10 +50,10 @@ def measure_ceiling(seconds, warmup):
         return None
     port = b.free_port()
     # -1: serve one test, then exit; -B: loopback only.
-    server = b.Process([iperf3, "-s", "-1", "-p", str(port), "-B", "127.0.0.1"], "iperf3-server")
+    server = b.start_process([iperf3, "-s", "-1", "-p", str(port), "-B", "127.0.0.1"], "iperf3-server")
     try:
         if not b.wait_until(lambda: b.listening(port), timeout=10):
-            print(f"ceiling: the iperf3 server did not start (see {server.err}); skipping the loopback ceiling")
+            print(f"ceiling: the iperf3 server did not start (see {server.stderr_path}); skipping the loopback ceiling")
             return None
         # -O: leave the warm-up seconds out of the result, as the ping-pong client does.
         args = [iperf3, "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-O", str(warmup), "-J"]
@@ -73,20 +73,23 @@ def run_one(lesson, server_path, sessions, block, args, pingpong):
     """One lesson, one (sessions, block): a fresh server, one client run, the server stopped.
     Returns a dict with mib, msgs, server_cpu and error (None when all went well)."""
     tag = f"{lesson.name}-s{sessions}-b{block}"
-    server, port = b.start_server(server_path, tag)
-    cpu_before = b.cpu_seconds(server.pid)
-    started = time.monotonic()
-    cmd = [str(pingpong), "--port", str(port), "--sessions", str(sessions), "--block", str(block),
-           "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--threads", str(args.client_threads)]
+    server = b.start_server(server_path, tag)
     try:
-        client = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + args.warmup + 60)
-        client_rc, client_out, client_err = client.returncode, client.stdout, client.stderr
-    except subprocess.TimeoutExpired:
-        client_rc, client_out, client_err = -1, "", "the client did not finish in time"
-    elapsed = time.monotonic() - started
-    cpu_after = b.cpu_seconds(server.pid)
-    died = not server.alive()
-    server.stop()
+        cpu_before = server.cpu_seconds()
+        started = time.monotonic()
+        cmd = [str(pingpong), "--port", str(server.port), "--sessions", str(sessions), "--block", str(block),
+               "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--threads", str(args.client_threads)]
+        try:
+            client = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + args.warmup + 60)
+            client_rc, client_out, client_err = client.returncode, client.stdout, client.stderr
+        except subprocess.TimeoutExpired:
+            client_rc, client_out, client_err = -1, "", "the client did not finish in time"
+        elapsed = time.monotonic() - started
+        # Still readable if the server has died: it is not reaped until is_running() looks.
+        cpu_after = server.cpu_seconds()
+        died = not server.is_running()
+    finally:
+        server.stop()  # also when we are interrupted: the server runs in its own session
 
     result = {"mib": None, "msgs": None, "server_cpu": None, "error": None}
     for line in client_out.splitlines():
@@ -94,11 +97,10 @@ def run_one(lesson, server_path, sessions, block, args, pingpong):
             fields = dict(item.split("=", 1) for item in line.split()[1:])
             result["mib"] = float(fields["mib_per_s"])
             result["msgs"] = float(fields["msgs_per_s"])
-    if cpu_before is not None and cpu_after is not None:
-        result["server_cpu"] = (cpu_after - cpu_before) / elapsed
-    dropped = sum(1 for line in b.read_text(server.err).splitlines() if line.startswith("dropped"))
+    result["server_cpu"] = (cpu_after - cpu_before) / elapsed
+    dropped = sum(1 for line in server.stderr_text(limit=None).splitlines() if line.startswith("dropped"))
     if died:
-        result["error"] = f"the server died during the run (see {server.err})"
+        result["error"] = f"the server died during the run (see {server.stderr_path})"
     elif client_rc != 0:
         why = [l for l in client_err.splitlines() if l.strip()]
         result["error"] = why[-1] if why else f"client exit code {client_rc}"
@@ -166,7 +168,7 @@ def median_mib(runs):
 def print_table(args, results, ceiling):
     base = args.lessons[0]
     print()
-    print(f"Echo ping-pong throughput: MiB/s of echoed payload"
+    print("Echo ping-pong throughput: MiB/s of echoed payload"
           + (f", median of {args.repeat} runs" if args.repeat > 1 else "")
           + f"; x{base.name[:2]} = ratio to lesson {base.name}"
           + ("; ceil = share of the loopback ceiling" if ceiling else ""))

@@ -10,7 +10,6 @@ by its PID. Loopback only; every wait is bounded.
 """
 
 import argparse
-import re
 import resource
 import subprocess
 import sys
@@ -42,7 +41,7 @@ def parse_args():
         b.fail("--connections must be >= 1, --sources 0..250, --timeout 1..300")
     # Raised here, inherited by the server and the client: each is its own process with its own
     # descriptor table, so each gets the whole limit.
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    b.raise_fd_limit(hard)
     return a
 
 
@@ -67,35 +66,35 @@ class LineCounter:
 def client_line(client, prefix, timeout):
     """Waits for the client's line starting with `prefix`; returns its key=value fields."""
     def found():
-        for line in b.read_text(client.out).splitlines():
+        for line in client.stdout_text().splitlines():
             if line.startswith(prefix):
                 return dict(item.split("=", 1) for item in line.split()[1:]) or {"": ""}
-        return None if client.alive() else {}
+        return None if client.is_running() else {}
     fields = b.wait_until(found, timeout)
     if not fields:
-        raise RuntimeError(f"the client did not say '{prefix}' (see {client.out}, {client.err})")
+        raise RuntimeError(f"the client did not say '{prefix}' (see {client.stdout_path}, {client.stderr_path})")
     return fields
 
 
 def run_lesson(lesson, server_path, idleconn, args):
     n = args.connections
-    server, port = b.start_server(server_path, f"idle-{lesson.name}")
+    server = b.start_server(server_path, f"idle-{lesson.name}")
     client = None
     result = {"lesson": lesson.name, "error": None}
     try:
         time.sleep(0.2)  # let it settle after printing its ready line
-        result["rss_before"] = b.rss_bytes(server.pid)
-        accepted = LineCounter(server.out, "accepted ")
+        result["rss_before"] = server.rss_bytes()
+        accepted = LineCounter(server.stdout_path, "accepted ")
         overflows = b.tcp_counter("ListenOverflows")
 
-        client = b.Process([str(idleconn), "--port", str(port), "--connections", str(n),
-                            "--sources", str(args.sources), "--timeout", str(args.timeout),
-                            "--hold", str(4 * args.timeout + 60)],
-                           f"idle-{lesson.name}-client", stdin=subprocess.PIPE)
+        client = b.start_process([idleconn, "--port", server.port, "--connections", n,
+                                  "--sources", args.sources, "--timeout", args.timeout,
+                                  "--hold", 4 * args.timeout + 60],
+                                 f"idle-{lesson.name}-client", stdin=subprocess.PIPE)
         start = float(client_line(client, "start ", args.timeout)["monotonic"])
         # Poll often (every millisecond) so that the time is the server's, not the poll's.
-        done = b.wait_until(lambda: accepted.update() >= n or not server.alive(), args.timeout, 0.001)
-        result["accept_seconds"] = time.monotonic() - start if done and server.alive() else None
+        done = b.wait_until(lambda: accepted.update() >= n or not server.is_running(), args.timeout, 0.001)
+        result["accept_seconds"] = time.monotonic() - start if done and server.is_running() else None
         result["accepted"] = accepted.update()
         if overflows is not None:
             result["overflows"] = b.tcp_counter("ListenOverflows") - overflows
@@ -104,27 +103,31 @@ def run_lesson(lesson, server_path, idleconn, args):
         result["connect_failed"] = int(connected["failed"])
         result["connect_seconds"] = float(connected["seconds"])
         result["sources"] = int(connected["sources"])
-        if not server.alive():
-            raise RuntimeError(f"the server died (see {server.err})")
+        server.assert_alive("while the client connected")
         time.sleep(0.2)
-        result["rss_idle"] = b.rss_bytes(server.pid)
+        result["rss_idle"] = server.rss_bytes()
 
         client.proc.stdin.write(b"echo\n")
         client.proc.stdin.flush()
         echoed = client_line(client, "echoed ", args.timeout + 10)
         result["echoed"] = int(echoed["ok"])
         result["echo_seconds"] = float(echoed["seconds"])
-        result["rss_echoed"] = b.rss_bytes(server.pid)
+        result["rss_echoed"] = server.rss_bytes()
 
         client.proc.stdin.write(b"close\n")
         client.proc.stdin.flush()
         client_line(client, "closed", args.timeout)
-        closed = LineCounter(server.out, "closed ")
-        b.wait_until(lambda: closed.update() >= result["accepted"] or not server.alive(), args.timeout)
-        result["rss_closed"] = b.rss_bytes(server.pid)
+        closed = LineCounter(server.stdout_path, "closed ")
+        b.wait_until(lambda: closed.update() >= result["accepted"] or not server.is_running(), args.timeout)
+        result["rss_closed"] = server.rss_bytes()
         if result["accepted"] < n or result["echoed"] < n:
             result["error"] = (f"{result['accepted']} of {n} accepted, {result['echoed']} echoed "
-                               f"(see {server.err} and {client.err})")
+                               f"(see {server.stderr_path} and {client.stderr_path})")
+    except b.ServerDied:
+        server.stop()  # reaps it, so that its exit status is known
+        # One line for the summary, not the output report the exception carries: the files hold it.
+        result["error"] = (f"the server died ({b.describe_exit(server.proc.returncode)}; see "
+                           f"{server.stdout_path}, {server.stderr_path})")
     except (RuntimeError, OSError) as e:  # OSError: a client that died cannot take commands
         result["error"] = str(e)
     finally:

@@ -13,7 +13,6 @@
 //
 // The last line is machine-readable: `result sessions=... block=... mib_per_s=... msgs_per_s=...`.
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,14 +34,14 @@
 #include <vector>
 
 #include "cli.h"
+#include "sockets.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string host = "127.0.0.1";
-  int port = -1;
+  ServerAddress server;
   int sessions = 10;
   int block = 16384;
   double seconds = 5;
@@ -51,55 +50,17 @@ struct Options {
   double stallSeconds = 3;
 };
 
-const char kUsage[] =
-    "usage: pingpong --port P [--host ADDR] [--sessions N] [--block BYTES] [--seconds T]\n"
-    "                [--warmup W] [--threads K] [--stall-seconds S]\n";
-
-[[noreturn]] void usage(const std::string& why) { usageError("pingpong", kUsage, why); }
-
-double parseNumber(const std::string& flag, const char* text, double min, double max) {
-  return ::parseNumber("pingpong", kUsage, flag, text, min, max);
-}
-
-// Fails the whole run: one wrong byte or one dead connection makes every figure meaningless.
-// _exit, because other threads are still running and nothing needs flushing but stderr.
-[[noreturn]] void fail(const std::string& why) {
-  std::fprintf(stderr, "pingpong: FAILED: %s\n", why.c_str());
-  std::fflush(stdout);
-  std::_Exit(1);
-}
+const Program kProgram("pingpong");
 
 Options parseOptions(int argc, char* argv[]) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) usage("missing value for " + flag);
-    const char* value = argv[++i];
-    if (flag == "--host") {
-      o.host = value;
-    } else if (flag == "--port") {
-      o.port = static_cast<int>(parseNumber("--port", value, 1, 65535));
-    } else if (flag == "--sessions") {
-      o.sessions = static_cast<int>(parseNumber("--sessions", value, 1, 100000));
-    } else if (flag == "--block") {
-      o.block = static_cast<int>(parseNumber("--block", value, 1, 64 << 20));
-    } else if (flag == "--seconds") {
-      o.seconds = parseNumber("--seconds", value, 0.1, 3600);
-    } else if (flag == "--warmup") {
-      o.warmup = parseNumber("--warmup", value, 0, 3600);
-    } else if (flag == "--threads") {
-      o.threads = static_cast<int>(parseNumber("--threads", value, 1, 256));
-    } else if (flag == "--stall-seconds") {
-      o.stallSeconds = parseNumber("--stall-seconds", value, 0.1, 3600);
-    } else {
-      usage("unknown option " + flag);
-    }
-  }
-  if (o.port < 0) usage("--port is required");
+  parseCommandLine(kProgram, argc, argv, &o.server,
+                   {{"--sessions", "N", &o.sessions, 1, 100000},
+                    {"--block", "BYTES", &o.block, 1, 64 << 20},
+                    {"--seconds", "T", &o.seconds, 0.1, 3600},
+                    {"--warmup", "W", &o.warmup, 0, 3600},
+                    {"--threads", "K", &o.threads, 1, 256},
+                    {"--stall-seconds", "S", &o.stallSeconds, 0.1, 3600}});
   o.threads = std::min(o.threads, o.sessions);
   return o;
 }
@@ -112,11 +73,11 @@ struct Session {
   int fd = -1;
   std::vector<char> expected[2];
   std::vector<char> received;
-  int parity = 0;         // which reference block is in flight
-  size_t sent = 0;        // bytes of the current block written so far
-  size_t got = 0;         // bytes of the current block echoed back so far
-  bool wantWrite = false; // EPOLLOUT is enabled (the socket's send buffer was full)
-  bool done = false;      // the run is over and this session's last block came back
+  int parity = 0;          // which reference block is in flight
+  size_t sent = 0;         // bytes of the current block written so far
+  size_t got = 0;          // bytes of the current block echoed back so far
+  bool wantWrite = false;  // EPOLLOUT is enabled (the socket's send buffer was full)
+  bool done = false;       // the run is over and this session's last block came back
   Clock::time_point lastProgress;
 };
 
@@ -140,34 +101,31 @@ void fillBlock(std::vector<char>* block, int session, int parity, int size) {
   }
 }
 
-int connectTo(const Options& o, int id) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket: " + std::string(std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(o.port));
-  if (::inet_pton(AF_INET, o.host.c_str(), &addr.sin_addr) != 1) usage("bad --host " + o.host);
+std::string sessionName(int id) { return "session " + std::to_string(id); }
+
+int connectTo(const ServerAddress& server, int id) {
+  const std::string session = sessionName(id);
+  const int fd = tcpSocket(kProgram, 0, session);
   // Connect blocking: setup is not measured, and a refused connection is simplest to report here.
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) < 0) {
-    fail("session " + std::to_string(id) + ": connect to " + o.host + ":" +
-         std::to_string(o.port) + ": " + std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&server.address), sizeof server.address) <
+      0) {
+    kProgram.failErrno(session + ": connect to " + server.host + ":" + std::to_string(server.port));
   }
   const int on = 1;  // without it, Nagle would hold back the tail of each block for an ACK
-  if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0) fail("TCP_NODELAY");
-  if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) fail("O_NONBLOCK");
+  if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0) {
+    kProgram.failErrno("TCP_NODELAY");
+  }
+  if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) kProgram.failErrno("O_NONBLOCK");
   return fd;
 }
 
-void setEvents(int epollFd, Session* s, bool write) {
-  epoll_event ev{};
-  ev.events = EPOLLIN | (write ? EPOLLOUT : 0u);
-  ev.data.ptr = s;
-  if (::epoll_ctl(epollFd, EPOLL_CTL_MOD, s->fd, &ev) < 0) fail("epoll_ctl(MOD)");
+void setEvents(Epoll* epoll, Session* s, bool write) {
+  epoll->modify(s->fd, EPOLLIN | (write ? EPOLLOUT : 0u), s);
   s->wantWrite = write;
 }
 
 // Writes what the socket takes of the current block; waits for EPOLLOUT if it takes less.
-void writeSome(int epollFd, Session* s) {
+void writeSome(Epoll* epoll, Session* s) {
   const std::vector<char>& block = s->expected[s->parity];
   while (s->sent < block.size()) {
     const ssize_t n = ::write(s->fd, block.data() + s->sent, block.size() - s->sent);
@@ -177,38 +135,39 @@ void writeSome(int epollFd, Session* s) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!s->wantWrite) setEvents(epollFd, s, true);
+      if (!s->wantWrite) setEvents(epoll, s, true);
       return;
     }
-    fail("session " + std::to_string(s->id) + ": write: " + std::strerror(errno));
+    kProgram.failErrno(sessionName(s->id) + ": write");
   }
-  if (s->wantWrite) setEvents(epollFd, s, false);
+  if (s->wantWrite) setEvents(epoll, s, false);
 }
 
 // Reads what has come back, checks it, and starts the next round when the block is complete.
-void readSome(int epollFd, Session* s, Counters* counters) {
+void readSome(Epoll* epoll, Session* s, Counters* counters) {
   for (;;) {
     const std::vector<char>& block = s->expected[s->parity];
     // Never read past the current block: the server echoes only what we sent, so anything more
     // is an error, which the got > sent check below catches.
     const ssize_t n = ::read(s->fd, s->received.data() + s->got, block.size() - s->got);
-    if (n == 0) fail("session " + std::to_string(s->id) + ": the server closed the connection");
+    if (n == 0) kProgram.fail(sessionName(s->id) + ": the server closed the connection");
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      fail("session " + std::to_string(s->id) + ": read: " + std::strerror(errno));
+      kProgram.failErrno(sessionName(s->id) + ": read");
     }
     const size_t from = s->got;
     s->got += static_cast<size_t>(n);
     if (s->got > s->sent) {
-      fail("session " + std::to_string(s->id) + ": got " + std::to_string(s->got) +
-           " bytes back of a block of which only " + std::to_string(s->sent) + " were sent");
+      kProgram.fail(sessionName(s->id) + ": got " + std::to_string(s->got) +
+                    " bytes back of a block of which only " + std::to_string(s->sent) +
+                    " were sent");
     }
     if (std::memcmp(s->received.data() + from, block.data() + from, static_cast<size_t>(n)) != 0) {
       size_t at = from;
       while (s->received[at] == block[at]) ++at;
-      fail("session " + std::to_string(s->id) + ": wrong echo at byte " + std::to_string(at) +
-           " of a " + std::to_string(block.size()) + "-byte block");
+      kProgram.fail(sessionName(s->id) + ": wrong echo at byte " + std::to_string(at) + " of a " +
+                    std::to_string(block.size()) + "-byte block");
     }
     counters->bytes.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     s->lastProgress = Clock::now();
@@ -221,7 +180,7 @@ void readSome(int epollFd, Session* s, Counters* counters) {
         s->done = true;  // the run is over: send no more, so that the close is a clean FIN
         return;
       }
-      writeSome(epollFd, s);
+      writeSome(epoll, s);
       // The echo of the new block cannot be complete yet: wait for epoll rather than spend a read
       // that would only say EAGAIN (the server's share of the two cores is what is measured).
       return;
@@ -231,15 +190,11 @@ void readSome(int epollFd, Session* s, Counters* counters) {
 
 void runThread(std::vector<Session*> sessions, Counters* counters, double stallSeconds,
                std::atomic<int>* stalled) {
-  const int epollFd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (epollFd < 0) fail("epoll_create1");
+  Epoll epoll(kProgram);
   for (Session* s : sessions) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = s;
-    if (::epoll_ctl(epollFd, EPOLL_CTL_ADD, s->fd, &ev) < 0) fail("epoll_ctl(ADD)");
+    epoll.add(s->fd, EPOLLIN, s);
     s->lastProgress = Clock::now();
-    writeSome(epollFd, s);
+    writeSome(&epoll, s);
   }
   std::vector<epoll_event> events(std::max<size_t>(sessions.size(), 1));
   auto lastStallCheck = Clock::now();
@@ -253,12 +208,11 @@ void runThread(std::vector<Session*> sessions, Counters* counters, double stallS
       if (finished) break;
     }
     // The timeout bounds how late this thread notices the end of the run.
-    const int n = ::epoll_wait(epollFd, events.data(), static_cast<int>(events.size()), 100);
-    if (n < 0 && errno != EINTR) fail("epoll_wait: " + std::string(std::strerror(errno)));
+    const int n = epoll.wait(&events, 100);
     for (int i = 0; i < n; ++i) {
       Session* s = static_cast<Session*>(events[i].data.ptr);
-      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readSome(epollFd, s, counters);
-      if (events[i].events & EPOLLOUT) writeSome(epollFd, s);
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readSome(&epoll, s, counters);
+      if (events[i].events & EPOLLOUT) writeSome(&epoll, s);
     }
     const auto now = Clock::now();
     if (now - lastStallCheck > std::chrono::milliseconds(200)) {
@@ -278,7 +232,6 @@ void runThread(std::vector<Session*> sessions, Counters* counters, double stallS
       }
     }
   }
-  ::close(epollFd);
 }
 
 struct Snapshot {
@@ -313,11 +266,12 @@ int main(int argc, char* argv[]) {
     fillBlock(&s.expected[0], i, 0, o.block);
     fillBlock(&s.expected[1], i, 1, o.block);
     s.received.resize(static_cast<size_t>(o.block));
-    s.fd = connectTo(o, i);
+    s.fd = connectTo(o.server, i);
   }
-  std::printf("pingpong: %d sessions of %d-byte blocks to %s:%d, %d threads, %.1f s warm-up, "
-              "%.1f s measured\n",
-              o.sessions, o.block, o.host.c_str(), o.port, o.threads, o.warmup, o.seconds);
+  std::printf(
+      "pingpong: %d sessions of %d-byte blocks to %s:%d, %d threads, %.1f s warm-up, "
+      "%.1f s measured\n",
+      o.sessions, o.block, o.server.host.c_str(), o.server.port, o.threads, o.warmup, o.seconds);
   std::fflush(stdout);
 
   // Session i belongs to thread i % threads.
@@ -326,7 +280,9 @@ int main(int argc, char* argv[]) {
   std::atomic<int> stalled{0};
   for (int t = 0; t < o.threads; ++t) {
     std::vector<Session*> mine;
-    for (int i = t; i < o.sessions; i += o.threads) mine.push_back(&sessions[static_cast<size_t>(i)]);
+    for (int i = t; i < o.sessions; i += o.threads) {
+      mine.push_back(&sessions[static_cast<size_t>(i)]);
+    }
     counters.push_back(std::make_unique<Counters>());
     threads.emplace_back(runThread, mine, counters.back().get(), o.stallSeconds, &stalled);
   }
@@ -346,13 +302,15 @@ int main(int argc, char* argv[]) {
   const double messagesPerSecond = messages / elapsed;
   std::printf("pingpong: %.1f MiB/s, %.0f messages/s (round trips of one block)\n", mibPerSecond,
               messagesPerSecond);
-  std::printf("result sessions=%d block=%d threads=%d seconds=%.3f bytes=%.0f messages=%.0f "
-              "mib_per_s=%.2f msgs_per_s=%.1f stalled=%d\n",
-              o.sessions, o.block, o.threads, elapsed, bytes, messages, mibPerSecond,
-              messagesPerSecond, stalled.load());
+  std::printf(
+      "result sessions=%d block=%d threads=%d seconds=%.3f bytes=%.0f messages=%.0f "
+      "mib_per_s=%.2f msgs_per_s=%.1f stalled=%d\n",
+      o.sessions, o.block, o.threads, elapsed, bytes, messages, mibPerSecond, messagesPerSecond,
+      stalled.load());
   std::fflush(stdout);
   if (stalled.load() > 0) {
-    std::fprintf(stderr, "pingpong: FAILED: %d of %d sessions stalled: the server lost echo bytes\n",
+    std::fprintf(stderr,
+                 "pingpong: FAILED: %d of %d sessions stalled: the server lost echo bytes\n",
                  stalled.load(), o.sessions);
     return 1;
   }

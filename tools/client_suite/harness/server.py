@@ -1,4 +1,4 @@
-"""Starting and stopping a lesson's server the way the lesson contract describes (COURSE.md).
+"""Starting and stopping a lesson's server the way the lesson contract (CONTRIBUTING.md) describes.
 
 The server's stdout and stderr go to files, never to pipes: a server prints a line per connection, and
 a pipe that nobody drains would block it once the pipe buffer (64 KiB) is full, which would look like
@@ -8,6 +8,10 @@ these files and the sanitizer check scans stderr in pieces.
 
 The suite also watches the server from outside through /proc: its resident memory (VmRSS) and the CPU
 time it has used (utime + stime).
+
+The benchmarks (tools/bench) start their servers, their clients and iperf3 with this code too, so
+that there is one way of running a process here: LoggedProcess for any program, ServerProcess for a
+lesson's server.
 """
 
 import os
@@ -88,47 +92,105 @@ def describe_exit(returncode):
     return f"exit code {returncode}"
 
 
-class ServerProcess:
+class LoggedProcess:
+    """A program whose stdout and stderr go to files in `workdir`, named after `name`; stopped by its pid.
+
+    stdin: what Popen takes (DEVNULL by default; PIPE for a program driven through its stdin).
+    """
+
+    def __init__(self, argv, workdir, name, stdin=subprocess.DEVNULL):
+        self.argv = [str(arg) for arg in argv]
+        self.workdir = str(workdir)
+        self.name = name
+        self.stdin = stdin
+        self.proc = None
+        self.stdout_path = os.path.join(self.workdir, f"{name}.stdout")
+        self.stderr_path = os.path.join(self.workdir, f"{name}.stderr")
+
+    def launch(self):
+        """Start the program (without waiting for anything); returns self."""
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            # A new session: a Ctrl-C meant for us does not also hit the program, and the program
+            # cannot signal our process group. Whoever starts it stops it (stop()).
+            self.proc = subprocess.Popen(self.argv, stdin=self.stdin, stdout=out, stderr=err,
+                                         cwd=self.workdir, env=server_environment(),
+                                         start_new_session=True)
+        return self
+
+    def stdout_text(self, limit=TEXT_LIMIT):
+        """The program's stdout so far (its last `limit` bytes if it is longer; None: all of it)."""
+        return read_text(self.stdout_path, limit)
+
+    def stderr_text(self, limit=TEXT_LIMIT):
+        """The program's stderr so far (its last `limit` bytes if it is longer; None: all of it)."""
+        return read_text(self.stderr_path, limit)
+
+    def output_report(self):
+        return (f"--- {self.name} stdout (last 2000 bytes) ---\n{self.stdout_text(2000)}"
+                f"--- {self.name} stderr (last 4000 bytes) ---\n{self.stderr_text(4000)}")
+
+    def is_running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM, up to STOP_TIMEOUT seconds' grace, then SIGKILL; the process is always reaped.
+
+        Only our own child is signalled, by its pid, never a process group or a name.
+        """
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc.wait()
+
+
+class ServerProcess(LoggedProcess):
     """One running server: .host, .port, .proc, and helpers to read its output and connect to it."""
 
-    def __init__(self, exe, workdir, host="127.0.0.1", args=(), nofile=None):
-        """nofile: a soft RLIMIT_NOFILE for this server only (the fd-exhaustion test uses 64)."""
+    def __init__(self, exe, workdir, host="127.0.0.1", args=(), nofile=None, name="server"):
+        """nofile: a soft RLIMIT_NOFILE for this server only (the fd-exhaustion test uses 64).
+
+        host None: no --host, so the server listens on its default address, which its ready line
+        names and .host then holds. name: the server's output files are <workdir>/<name>.stdout and
+        <name>.stderr.
+        """
+        host_args = [] if host is None else ["--host", host]
+        super().__init__([exe, "--port", "0", *host_args, *args], workdir, name)
         self.exe = exe
-        self.workdir = str(workdir)
         self.host = host
         self.args = list(args)
         self.nofile = nofile
         self.port = None
-        self.proc = None
         self.exit_requested = False  # set by terminate(): the test ended the server on purpose
-        self.stdout_path = os.path.join(self.workdir, "server.stdout")
-        self.stderr_path = os.path.join(self.workdir, "server.stderr")
-
-    @property
-    def argv(self):
-        return [self.exe, "--port", "0", "--host", self.host] + self.args
 
     def start(self):
         """Start the server and wait for `listening on HOST:PORT`; ServerStartError if it never comes."""
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            # A new session: a Ctrl-C meant for pytest does not also hit the server, and the server
-            # cannot signal our process group.
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         cwd=self.workdir, env=server_environment(),
-                                         start_new_session=True)
-        if self.nofile is not None:
-            self._lower_fd_limit()
-        deadline = net.Deadline(READY_TIMEOUT)
-        while True:
-            m = READY_LINE.search(self.stdout_text())
-            if m:
-                self.port = int(m.group("port"))
-                return self
-            if self.proc.poll() is not None:
-                self._fail_start(f"exited before printing its ready line ({describe_exit(self.proc.returncode)})")
-            if deadline.expired():
-                self._fail_start(f"printed no `listening on HOST:PORT` line within {READY_TIMEOUT:g} s")
-            time.sleep(READY_POLL)
+        self.launch()
+        try:
+            if self.nofile is not None:
+                self._lower_fd_limit()
+            deadline = net.Deadline(READY_TIMEOUT)
+            while True:
+                m = READY_LINE.search(self.stdout_text())
+                if m:
+                    self.port = int(m.group("port"))
+                    if self.host is None:
+                        self.host = m.group("host")
+                    return self
+                if self.proc.poll() is not None:
+                    self._fail_start(f"exited before printing its ready line ({describe_exit(self.proc.returncode)})")
+                if deadline.expired():
+                    self._fail_start(f"printed no `listening on HOST:PORT` line within {READY_TIMEOUT:g} s")
+                time.sleep(READY_POLL)
+        except BaseException:
+            # Nobody holds this server yet, and in its own session a Ctrl-C does not reach it:
+            # whatever ends the wait (KeyboardInterrupt included) must stop it here.
+            self.stop()
+            raise
 
     def _lower_fd_limit(self):
         """Lower the running server's soft RLIMIT_NOFILE to self.nofile (prlimit(2) on its pid).
@@ -146,18 +208,6 @@ class ServerProcess:
     def _fail_start(self, why):
         self.stop()
         raise ServerStartError(f"server {' '.join(self.argv)} {why}\n{self.output_report()}")
-
-    def stdout_text(self, limit=TEXT_LIMIT):
-        """The server's stdout so far (its last `limit` bytes if it is longer)."""
-        return _read_text(self.stdout_path, limit)
-
-    def stderr_text(self, limit=TEXT_LIMIT):
-        """The server's stderr so far (its last `limit` bytes if it is longer)."""
-        return _read_text(self.stderr_path, limit)
-
-    def output_report(self):
-        return (f"--- server stdout (last 2000 bytes) ---\n{self.stdout_text(2000)}"
-                f"--- server stderr (last 4000 bytes) ---\n{self.stderr_text(4000)}")
 
     def assert_no_sanitizer_report(self):
         found = _search_file(self.stderr_path, SANITIZER_REPORT)
@@ -191,9 +241,6 @@ class ServerProcess:
         utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
         return (utime + stime) / CLOCK_TICKS
 
-    def is_running(self):
-        return self.proc is not None and self.proc.poll() is None
-
     def assert_alive(self, when):
         if not self.is_running():
             raise ServerDied(f"the server died {when} ({describe_exit(self.proc.returncode)})\n"
@@ -216,28 +263,18 @@ class ServerProcess:
             raise AssertionError(f"the server did not exit within {timeout:g} s of "
                                  f"{signal.Signals(signo).name}\n{self.output_report()}") from None
 
-    def stop(self):
-        """SIGTERM, up to STOP_TIMEOUT seconds' grace, then SIGKILL; the process is always reaped.
 
-        Only our own child is signalled, by its pid, never a process group or a name.
-        """
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.proc.wait()
+def read_text(path, limit=None):
+    """The file's text ("" if there is no such file), or only its last `limit` bytes when it is longer.
 
-
-def _read_text(path, limit):
-    """The file's text, or only its last `limit` bytes when it is longer."""
+    limit None reads the whole file, and is the only way to read /proc files, which cannot seek
+    from their end.
+    """
     try:
         with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - limit))
+            if limit is not None:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - limit))
             return f.read().decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
