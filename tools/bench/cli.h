@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <utility>
+#include <system_error>
 #include <variant>
 #include <vector>
 
@@ -33,7 +33,7 @@ class Program {
   // fail() after a system call that set errno.
   [[noreturn]] void failErrno(const std::string& what) const {
     const int error = errno;  // before building the message, which may allocate and touch errno
-    fail(what + ": " + std::strerror(error));
+    fail(what + ": " + std::generic_category().message(error));  // strerror may race
   }
 
  private:
