@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""The lesson tool: chores of a course made of self-contained lesson snapshots.
+r"""The lesson tool: chores of a course made of self-contained lesson snapshots.
 
     lesson list                         lessons, their features and limitations
     lesson diff A [B]                   the code diff an instructor shows (A -> B)
     lesson check [--build] [LESSON...]  snapshot discipline (see `check --help`)
     lesson forward LESSON [PATH...]     carry a fix made in LESSON into later lessons
+    lesson demos [--list] [--keep] [LESSON...]
+                                        run the commands a README shows, compare their output
 
 A lesson is a directory lessons/NN_name/. Its files are every file under it except those under a
 directory whose name starts with "build" (build trees) and those git ignores. README.md and
@@ -12,20 +14,93 @@ lesson.toml at the top of a lesson change in every lesson, so they are left out 
 of the README's change list.
 
 Standard library only (Python >= 3.11 for tomllib), so the tool runs wherever the course does.
+
+Demos: the commands a README shows, checked
+-------------------------------------------
+A student copies the commands a lesson shows and expects the output shown; `lesson demos` runs the
+marked ones and compares. A demo is an HTML comment (invisible on GitHub) followed by two fenced
+blocks, the script and the output it prints:
+
+    <!-- demo
+    timeout: 20
+    vary: 127\.0\.0\.1:\d+
+    -->
+    ```sh
+    build/server --port 9877 & server=$!
+    until nc -z 127.0.0.1 9877; do sleep 0.1; done   # until it listens
+    echo hello | nc -N 127.0.0.1 9877
+    kill $server; wait $server
+    ```
+
+    ```text
+    listening on 127.0.0.1:9877
+    ...
+    hello
+    ...
+    ```
+
+  - The comment starts with `<!-- demo` (outside any fenced block). Options follow on the same line
+    (one) or on the following lines (one per line) until `-->`. Then, separated only by blank
+    lines, a block opened with ```sh (the script), then, separated only by blank lines, a block
+    opened with ``` or ```text (the expected output; may be empty).
+  - Options:
+      timeout: SECONDS       for the whole script (default 60; fractions allowed)
+      vary: REGEX            repeatable: every match, in each expected and each actual line, is
+                             replaced by <vary> before comparing
+      range: REGEX LOW..HIGH repeatable: REGEX has exactly one group; where a line matches, the
+                             group is replaced by <LOW..HIGH> in both, and the actual group must be
+                             a number within LOW..HIGH, inclusive (floats allowed); one that is not
+                             shows as <VALUE not in LOW..HIGH>
+      unordered              compare the lines as multisets (output of concurrent processes)
+    A REGEX (Python syntax) runs to the end of its line, for range to the last space before
+    LOW..HIGH; leading and trailing spaces are dropped. Ranges apply before varies, each in the
+    order given.
+  - Expected output: a line of just `...` matches any number of actual lines, zero included
+    (unordered: allows lines beyond the expected ones). Trailing whitespace of each line and blank
+    lines at the end are ignored; otherwise lines must be equal after the substitutions.
+  - Ports: every `--port N` (or `--port=N`) with N > 0 in the script names a port the demo uses. For
+    each distinct N a free port P is picked; the whole word N is replaced by P everywhere in the
+    script, and P by N in the output before comparing. So a text shows a memorable port (9877) and
+    a demo never collides with a server someone runs on it. Pick an N that means nothing else in
+    the script.
+  - Where: each lesson is copied alone (its files, no build trees) to <tmp>/lessons/NN_name, then
+    `cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo` and `cmake --build build -j<nproc>`;
+    a build failure fails the lesson's demos. Demos run with that directory as the current one
+    (build/server, not lessons/NN_name/build/server), in document order, one after another. A
+    lesson with a demo in section 1 gets the previous lesson copied and built beside it (a text
+    shows the previous lesson's behaviour with ../09_connection/build/server). Each lesson is
+    built at most once per run.
+  - How: `bash --noprofile --norc SCRIPT` with stdin from /dev/null, stdout and stderr together into
+    one file, in a new session, with the caller's environment plus LC_ALL=C. A demo fails when the
+    output differs, when it runs out of time (its processes are killed), or when a process of its
+    session is still running after the script exits (then killed: SIGTERM, then SIGKILL). So a
+    demo that starts a server in the background must stop it and `wait`. The script's exit status
+    is not compared: show it (`echo $?`) when it matters. A process that leaves the session
+    (setsid, a daemon) escapes the checker.
+  - Report: one line per demo, `NN_name: demo K (section S, README line L): ok (T s)`, where L is
+    the line of the ```sh fence; a failure adds a unified diff (expected vs actual, after the
+    substitutions, each `...` shown as the lines it stands for) and the end of the raw output.
+    Every ```sh block of sections 1 and 4 that is not a demo is listed as a note, so what stays
+    unchecked is visible. `lesson check` reports malformed markers (without running anything).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -33,6 +108,9 @@ LESSON_DIR_RE = re.compile(r"^(\d{2})_([a-z0-9][a-z0-9_]*)$")
 
 # Files that change in every lesson: never part of the code diff nor of the README's change list.
 ALWAYS_CHANGING = ("README.md", "lesson.toml")
+
+# A level-2 heading ("## 4. Run it"); a line starting with "###" is a deeper one.
+HEADING2_RE = re.compile(r"^ {0,3}##(?:\s+(.*?))?\s*#*\s*$")
 
 # The seven level-2 sections of a lesson README, in order; a heading must start with these words.
 SECTIONS = (
@@ -312,8 +390,7 @@ class Report:
 
 
 def cmd_check(course: Course, args: argparse.Namespace) -> int:
-    selected = [course.find(spec) for spec in args.lessons] if args.lessons else course.lessons
-    selected = sorted({l.name: l for l in selected}.values(), key=lambda l: l.number)
+    selected = selected_lessons(course, args.lessons)
     report = Report()
     vocabulary, vocab_error = load_vocabulary(course.root)
     if vocab_error:
@@ -323,6 +400,7 @@ def cmd_check(course: Course, args: argparse.Namespace) -> int:
         check_toml(lesson, vocabulary, report)
         check_readme(course, lesson, report)
         check_quoted_code(course, lesson, report)
+        check_demo_markers(lesson, report)
         check_self_contained(course, lesson, report)
         check_features_accumulate(course, lesson, report)
         check_limitations(course, lesson, report)
@@ -478,11 +556,18 @@ def check_quoted_code(course: Course, lesson: Lesson, report: Report) -> None:
                                             f"previous one: {line.strip()!r}")
 
 
+def check_demo_markers(lesson: Lesson, report: Report) -> None:
+    """Every `<!-- demo` marker is well-formed (parsed only: nothing is built or run)."""
+    for demo in read_demos(lesson).demos:
+        for error in demo.errors:
+            report.problem(lesson.name, f"README line {demo.marker_line}: demo {demo.number}: {error}")
+
+
 def split_sections(text: str) -> list[tuple[str, list[str]]]:
     """The README's level-2 sections: (heading text, body lines), fenced code left out."""
     sections: list[tuple[str, list[str]]] = []
     for line in unfenced_lines(text):
-        match = re.match(r"^ {0,3}##(?:\s+(.*?))?\s*#*\s*$", line)
+        match = HEADING2_RE.match(line)
         if match and not line.lstrip().startswith("###"):
             sections.append(((match.group(1) or "").strip(), []))
         elif sections:
@@ -730,20 +815,29 @@ def removed_later(course: Course, lesson: Lesson, name: str) -> bool:
         current = following
 
 
-def build_lesson(course: Course, lesson: Lesson, report: Report) -> None:
-    """Copy the lesson alone into a fresh directory, configure, build and run its tests."""
+def build_steps() -> list[list[str]]:
+    """Configure and build a lesson copied alone, as a student does (run in the lesson's copy)."""
     jobs = str(os.cpu_count() or 1)
-    steps = [
+    return [
         ["cmake", "-S", ".", "-B", "build", "-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
         ["cmake", "--build", "build", f"-j{jobs}"],
-        ["ctest", "--test-dir", "build", "--output-on-failure"],
     ]
+
+
+def copy_lesson(course: Course, lesson: Lesson, dest: Path) -> None:
+    """The lesson's files (no build trees, nothing git ignores) copied to dest."""
+    for rel, path in course.files(lesson).items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest / rel, follow_symlinks=False)
+
+
+def build_lesson(course: Course, lesson: Lesson, report: Report) -> None:
+    """Copy the lesson alone into a fresh directory, configure, build and run its tests."""
+    steps = build_steps() + [["ctest", "--test-dir", "build", "--output-on-failure"]]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"lesson-{lesson.name}-") as tmp:
         copy = Path(tmp) / lesson.name
-        for rel, path in course.files(lesson).items():
-            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, copy / rel, follow_symlinks=False)
+        copy_lesson(course, lesson, copy)
         log = []
         for step in steps:
             code = run_logged(step, copy, log)
@@ -775,6 +869,637 @@ def run_logged(command: list[str], cwd: Path, log: list[str], timeout: int = 180
 
 
 # --------------------------------------------------------------------------------------------------
+# demos: the commands a README shows, run in a lone copy of the lesson and compared with the output
+# the README shows (the format is in the module docstring)
+
+DEMO_MARKER_RE = re.compile(r"^ {0,3}<!--\s*demo(?![\w-])(?P<rest>.*)$")
+FENCE_OPEN_RE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+FENCE_CLOSE_RE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*$")
+DEMO_OPTIONS = "timeout: SECONDS, vary: REGEX, range: REGEX LOW..HIGH, unordered"
+DEMO_DEFAULT_TIMEOUT = 60.0
+RANGE_BOUNDS_RE = re.compile(r"^(?P<low>[-+]?\d+(?:\.\d+)?)\.\.(?P<high>[-+]?\d+(?:\.\d+)?)$")
+NUMBER_RE = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
+PORT_OPTION_RE = re.compile(r"--port(?:[ \t]+|=)(\d+)(?!\w)")
+ELLIPSIS = "..."
+VARY_PLACEHOLDER = "<vary>"
+# Sections whose shell blocks show a run the text relies on: an unmarked one is listed as a note.
+NOTED_SECTIONS = (1, 4)
+TERM_GRACE = 2.0  # seconds a leftover process gets to exit after SIGTERM
+KILL_BOUND = 5.0  # seconds to wait after SIGKILL (longer only for a process stuck in the kernel)
+OUTPUT_TAIL_LINES = 20
+DIFF_ALIGN_LIMIT = 250_000  # expected x actual lines beyond which `...` is not expanded in a diff
+
+
+@dataclass
+class DemoRange:
+    regex: re.Pattern
+    low: float
+    high: float
+    text: str  # "LOW..HIGH" as written
+
+
+@dataclass
+class Demo:
+    number: int  # 1, 2, ... in document order; malformed markers count too
+    section: int | None  # the number of the level-2 section holding it
+    marker_line: int  # README line of `<!-- demo`
+    script_line: int = 0  # README line of the ```sh fence; 0 when the marker is malformed
+    expected_line: int = 0
+    script: str = ""
+    expected: list[str] = field(default_factory=list)
+    timeout: float = DEMO_DEFAULT_TIMEOUT
+    varies: list[re.Pattern] = field(default_factory=list)
+    ranges: list[DemoRange] = field(default_factory=list)
+    unordered: bool = False
+    errors: list[str] = field(default_factory=list)  # why the marker is malformed
+
+    def where(self) -> str:
+        section = f"section {self.section}, " if self.section is not None else ""
+        return f"demo {self.number} ({section}README line {self.script_line or self.marker_line})"
+
+
+@dataclass
+class ReadmeDemos:
+    demos: list[Demo] = field(default_factory=list)
+    unmarked: list[tuple[int, int]] = field(default_factory=list)  # (line, section): ```sh, no demo
+
+
+@dataclass
+class Fence:
+    info: str  # the first word of the info string: "sh", "text", "" ...
+    line: int  # README line of the opening fence
+    body: list[str]
+    end: int  # index of the line after the block
+    closed: bool
+
+
+def read_demos(lesson: Lesson) -> ReadmeDemos:
+    try:
+        return parse_demos((lesson.path / "README.md").read_text(encoding="utf-8"))
+    except (FileNotFoundError, UnicodeDecodeError):
+        return ReadmeDemos()  # reported by check_readme
+
+
+def parse_demos(text: str) -> ReadmeDemos:
+    """The demo markers of a README, and its unmarked ```sh blocks in sections 1 and 4."""
+    lines = text.splitlines()
+    found = ReadmeDemos()
+    section: int | None = None
+    i = 0
+    while i < len(lines):
+        fence = read_fence(lines, i)
+        if fence is not None:  # a marker or heading inside a code block is code
+            if fence.info == "sh" and section in NOTED_SECTIONS:
+                found.unmarked.append((fence.line, section))
+            i = fence.end
+            continue
+        heading = HEADING2_RE.match(lines[i])
+        if heading and not lines[i].lstrip().startswith("###"):
+            number = re.match(r"(\d+)\.", heading.group(1) or "")
+            section = int(number.group(1)) if number else None
+        elif DEMO_MARKER_RE.match(lines[i]):
+            demo, i = parse_demo(lines, i, len(found.demos) + 1, section)
+            found.demos.append(demo)
+            continue
+        i += 1
+    return found
+
+
+def read_fence(lines: list[str], i: int) -> Fence | None:
+    """The fenced block that opens at lines[i], None when no fence opens there."""
+    opening = FENCE_OPEN_RE.match(lines[i])
+    if not opening or (opening["fence"][0] == "`" and "`" in opening["info"]):
+        return None  # CommonMark: the info string of a backtick fence holds no backtick
+    fence, indent, words = opening["fence"], len(opening["indent"]), opening["info"].split()
+    info = words[0] if words else ""
+    body = []
+    for j in range(i + 1, len(lines)):
+        closing = FENCE_CLOSE_RE.match(lines[j])
+        if closing and closing["fence"][0] == fence[0] and len(closing["fence"]) >= len(fence):
+            return Fence(info, i + 1, body, j + 1, True)
+        # The opening fence's indentation is not part of the content (CommonMark).
+        line = lines[j]
+        body.append(line[min(indent, len(line) - len(line.lstrip(" "))):])
+    return Fence(info, i + 1, body, len(lines), False)
+
+
+def next_fence(lines: list[str], i: int) -> Fence | None:
+    """The fenced block after blank lines from lines[i] on; None when something else comes first."""
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return read_fence(lines, i) if i < len(lines) else None
+
+
+def parse_demo(lines: list[str], start: int, number: int, section: int | None) -> tuple[Demo, int]:
+    """The demo whose marker is lines[start], and the index of the line after it.
+
+    A malformed demo carries its errors. When its blocks are missing, parsing goes on right after
+    the comment, so that what follows is read as ordinary text."""
+    demo = Demo(number, section, start + 1)
+    rest = DEMO_MARKER_RE.match(lines[start])["rest"]
+    options, i = [], start
+    while "-->" not in rest:
+        options.append(rest)
+        i += 1
+        if i == len(lines):
+            demo.errors.append("the comment is not closed with -->")
+            return demo, i
+        rest = lines[i]
+    last, _, after = rest.partition("-->")
+    options.append(last)
+    if after.strip():
+        demo.errors.append(f"text after --> on line {i + 1}; the blocks go on lines of their own")
+    i += 1
+    parse_demo_options(demo, [option.strip() for option in options if option.strip()])
+
+    script = next_fence(lines, i)
+    if script is None or script.info != "sh":
+        demo.errors.append("the comment must be followed, after blank lines only, by a ```sh block "
+                           "(the script)")
+        return demo, i
+    expected = next_fence(lines, script.end) if script.closed else None
+    if expected is None or expected.info not in ("", "text") or not expected.closed:
+        demo.errors.append(f"the ```sh block (line {script.line}) must be followed, after blank lines "
+                           "only, by a closed ``` or ```text block (the expected output)")
+        return demo, i
+    demo.script_line, demo.expected_line = script.line, expected.line
+    demo.script, demo.expected = "\n".join(script.body) + "\n", expected.body
+    return demo, expected.end
+
+
+def parse_demo_options(demo: Demo, options: list[str]) -> None:
+    """Fill the demo from its option lines; what is wrong goes to demo.errors."""
+    timeout_given = False
+    for option in options:
+        name, colon, value = option.partition(":")
+        name, value = name.strip(), value.strip()
+        if name == "unordered":
+            if colon:
+                demo.errors.append(f"'unordered' takes no value (got {option!r})")
+            demo.unordered = True
+        elif not colon or name not in ("timeout", "vary", "range"):
+            demo.errors.append(f"unknown option {option!r} (options: {DEMO_OPTIONS})")
+        elif name == "timeout":
+            seconds = float(value) if NUMBER_RE.match(value) else math.nan
+            if timeout_given:
+                demo.errors.append("timeout is given twice")
+            elif not seconds > 0:  # nan compares false
+                demo.errors.append(f"timeout: {value!r} is not a positive number of seconds")
+            else:
+                demo.timeout = seconds
+            timeout_given = True
+        elif name == "vary":
+            regex = demo_regex("vary", value, demo.errors)
+            if regex is not None:
+                demo.varies.append(regex)
+        else:
+            parts = value.rsplit(None, 1)
+            bounds = RANGE_BOUNDS_RE.match(parts[1]) if len(parts) == 2 else None
+            if bounds is None:
+                demo.errors.append(f"range: {value!r} is not 'REGEX LOW..HIGH'")
+                continue
+            low, high = float(bounds["low"]), float(bounds["high"])
+            regex = demo_regex("range", parts[0], demo.errors)
+            if low > high:
+                demo.errors.append(f"range: {parts[1]} is empty (LOW > HIGH)")
+            elif regex is not None and regex.groups != 1:
+                demo.errors.append(f"range: {parts[0]!r} must have exactly one group, the number "
+                                   f"(it has {regex.groups}; use (?:...) for others)")
+            elif regex is not None:
+                demo.ranges.append(DemoRange(regex, low, high, parts[1]))
+
+
+def demo_regex(option: str, pattern: str, errors: list[str]) -> re.Pattern | None:
+    if not pattern:
+        errors.append(f"{option}: the regex is missing")
+        return None
+    try:
+        regex = re.compile(pattern)
+    except re.error as err:
+        errors.append(f"{option}: bad regex {pattern!r}: {err}")
+        return None
+    if regex.match("") is not None:
+        errors.append(f"{option}: {pattern!r} matches the empty string, so it matches everywhere")
+        return None
+    return regex
+
+
+# Comparing the output
+
+
+def compare_output(demo: Demo, actual_text: str) -> tuple[bool, list[str]]:
+    """Whether the actual output matches the demo's expected output, and if not, the diff."""
+    expected = normalised_lines(demo, demo.expected, actual=False)
+    actual = normalised_lines(demo, actual_text.splitlines(), actual=True)
+    sorted_ = ", sorted" if demo.unordered else ""
+    labels = (f"expected (README line {demo.expected_line}, after substitutions{sorted_})",
+              f"actual (after substitutions{sorted_})")
+    if demo.unordered:
+        wanted, got = Counter(line for line in expected if line is not None), Counter(actual)
+        extra_allowed = None in expected  # `...`: lines beyond the expected ones are fine
+        if (wanted <= got) if extra_allowed else (wanted == got):
+            return True, []
+        # Sorted, so that the diff shows only what is missing and what is too much.
+        before = sorted((wanted + (got - wanted) if extra_allowed else wanted).elements())
+        after = sorted(actual)
+    else:
+        if lines_match(expected, actual):
+            return True, []
+        before, after = expand_ellipses(expected, actual), actual
+    diff = difflib.unified_diff(before, after, *labels, lineterm="")
+    return False, list(diff)
+
+
+def normalised_lines(demo: Demo, lines: list[str], actual: bool) -> list[str | None]:
+    """Lines ready to compare: trailing whitespace and blank lines at the end dropped, ranges and
+    then varies substituted. In the expected output, None stands for a `...` line."""
+    out: list[str | None] = []
+    for line in lines:
+        line = line.rstrip()
+        if not actual and line.strip() == ELLIPSIS:
+            out.append(None)
+            continue
+        for bounds in demo.ranges:
+            line = substitute_range(line, bounds, check=actual)
+        for regex in demo.varies:
+            line = regex.sub(VARY_PLACEHOLDER, line)
+        out.append(line)
+    while out and out[-1] == "":
+        out.pop()
+    return out
+
+
+def substitute_range(line: str, bounds: DemoRange, check: bool) -> str:
+    """Each match's group replaced by <LOW..HIGH>; with check, a group that is not a number within
+    the bounds by <VALUE not in LOW..HIGH> instead, so that the diff shows it."""
+    pieces, last = [], 0
+    for match in bounds.regex.finditer(line):
+        start, end = match.span(1)
+        if start < 0:
+            continue  # the group took no part in this match
+        value = match.group(1)
+        within = NUMBER_RE.match(value) is not None and bounds.low <= float(value) <= bounds.high
+        placeholder = f"<{bounds.text}>" if within or not check else f"<{value} not in {bounds.text}>"
+        pieces += [line[last:start], placeholder]
+        last = end
+    return "".join(pieces) + line[last:]
+
+
+def lines_match(expected: list[str | None], actual: list[str]) -> bool:
+    """Whether actual matches expected, where None (`...`) matches any number of lines.
+
+    The greedy wildcard match: on a mismatch, the latest `...` takes one more line and matching
+    resumes after it. Exact for patterns whose only wildcard is `...`."""
+    i = j = 0
+    star, resume = -1, 0  # the latest `...` seen, and the first actual line it does not cover
+    while j < len(actual):
+        if i < len(expected) and expected[i] is None:
+            star, resume = i, j
+            i += 1
+        elif i < len(expected) and expected[i] == actual[j]:
+            i += 1
+            j += 1
+        elif star >= 0:
+            resume += 1
+            i, j = star + 1, resume
+        else:
+            return False
+    return all(line is None for line in expected[i:])
+
+
+def expand_ellipses(expected: list[str | None], actual: list[str]) -> list[str]:
+    """expected with each `...` replaced by the actual lines it stands for in an alignment with the
+    fewest differing lines, so that a diff shows only the real differences."""
+    n, m = len(expected), len(actual)
+    if (n + 1) * (m + 1) > DIFF_ALIGN_LIMIT:
+        return [ELLIPSIS if line is None else line for line in expected]
+    # cost[i][j]: the fewest unmatched lines aligning expected[i:] with actual[j:].
+    cost = [[0] * (m + 1) for _ in range(n + 1)]
+    for j in range(m + 1):
+        cost[n][j] = m - j
+    for i in range(n - 1, -1, -1):
+        cost[i][m] = cost[i + 1][m] + (0 if expected[i] is None else 1)
+        for j in range(m - 1, -1, -1):
+            if expected[i] is None:
+                cost[i][j] = min(cost[i + 1][j], cost[i][j + 1])
+            else:
+                best = 1 + min(cost[i + 1][j], cost[i][j + 1])
+                cost[i][j] = min(best, cost[i + 1][j + 1]) if expected[i] == actual[j] else best
+    shown, i, j = [], 0, 0
+    while i < n:
+        if expected[i] is None:
+            # On a tie the `...` ends: it then covers no line that a line after it matches.
+            if j == m or cost[i][j] == cost[i + 1][j]:
+                i += 1
+            else:
+                shown.append(actual[j])  # the `...` covers this line
+                j += 1
+        elif j < m and expected[i] == actual[j] and cost[i][j] == cost[i + 1][j + 1]:
+            shown.append(expected[i])
+            i, j = i + 1, j + 1
+        elif cost[i][j] == 1 + cost[i + 1][j]:
+            shown.append(expected[i])  # missing from the actual output
+            i += 1
+        else:
+            j += 1  # an actual line the text does not show
+    return shown
+
+
+# Ports
+
+
+def demo_ports(script: str) -> list[str]:
+    """The ports a script names with `--port N` (N > 0), as written."""
+    return sorted({m.group(1) for m in PORT_OPTION_RE.finditer(script) if int(m.group(1)) > 0})
+
+
+def free_ports(count: int, avoid: set[int]) -> list[int]:
+    """count distinct ports that are free on 127.0.0.1 now, none of them in avoid."""
+    held, ports = [], []
+    try:
+        while len(ports) < count:
+            # Every socket stays bound until all are picked, so the kernel never hands out one twice.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            if port not in avoid:
+                ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
+def replace_words(text: str, mapping: dict[str, str]) -> str:
+    """Every whole word of text that is a key of mapping replaced by its value, in one pass (so
+    that a replacement is never replaced again)."""
+    if not mapping:
+        return text
+    words = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, mapping)) + r")(?!\w)")
+    return words.sub(lambda match: mapping[match.group(1)], text)
+
+
+# Running a script and the processes it leaves behind
+
+
+@dataclass
+class Process:
+    pid: int
+    group: int
+    command: str
+
+    def __str__(self) -> str:
+        return f"{self.pid} ({self.command})"
+
+
+@dataclass
+class ScriptRun:
+    output: bytes
+    elapsed: float
+    timed_out: bool
+    left_running: list[Process]  # still in the session after the script exited (then killed)
+    unkillable: list[Process]  # still there after SIGKILL: stuck in the kernel
+
+
+def run_script(script: Path, output: Path, cwd: Path, timeout: float) -> ScriptRun:
+    """Run a demo's script in a session of its own; end every process of it before returning."""
+    started = time.monotonic()
+    with open(output, "wb") as out:
+        # A file, not a pipe: a background process that keeps the descriptor open cannot hold the
+        # checker waiting for an end of file, and no thread is needed to drain it. The script is
+        # named relative to cwd so that bash's messages ("SCRIPT: line 3: ...") are the same in
+        # every run.
+        proc = subprocess.Popen(["bash", "--noprofile", "--norc", os.path.relpath(script, cwd)],
+                                cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, env={**os.environ, "LC_ALL": "C"},
+                                start_new_session=True)
+    # The new session's id is the script's pid. Every process the script starts stays in it, unless
+    # it starts a session of its own.
+    session = proc.pid
+    timed_out, left_running = False, []
+    try:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        elapsed = time.monotonic() - started
+        if not timed_out:
+            left_running = session_members(session)
+    finally:
+        # Also on a timeout or Ctrl-C in the checker: no process of the demo outlives it.
+        unkillable = end_session(session)
+        try:
+            proc.wait(timeout=KILL_BOUND)
+        except subprocess.TimeoutExpired:
+            pass  # the script itself is stuck in the kernel: in unkillable
+    return ScriptRun(output.read_bytes(), elapsed, timed_out, left_running, unkillable)
+
+
+def session_members(session: int) -> list[Process]:
+    """The live processes of a session. Zombies are left out: they are gone, only not reaped yet
+    (by an init that, in a container, may never reap them)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_bytes().decode(errors="replace")
+        except OSError:
+            continue  # it exited meanwhile
+        # The command name, in parentheses, may hold spaces and parentheses: the fields that follow
+        # the last ')' are state, ppid, pgrp, session, ...
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 3 and int(fields[3]) == session and fields[0] not in ("Z", "X"):
+            name = stat[stat.find("(") + 1:stat.rfind(")")]
+            members.append(Process(int(entry), int(fields[2]), process_command(int(entry), name)))
+    return sorted(members, key=lambda p: p.pid)
+
+
+def process_command(pid: int, name: str) -> str:
+    try:
+        argv = Path("/proc", str(pid), "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        argv = []
+    command = " ".join(arg.decode(errors="replace") for arg in argv if arg) or name
+    return command if len(command) <= 60 else command[:57] + "..."
+
+
+def end_session(session: int) -> list[Process]:
+    """Stop every process left in the session: SIGTERM, then SIGKILL after a grace period. Returns
+    the processes still running after that (none, unless one is stuck in the kernel)."""
+    for sig, bound in ((signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, KILL_BOUND)):
+        members = session_members(session)
+        if not members:
+            return []
+        # A process group never spans two sessions: signalling the groups found in the demo's
+        # session reaches the demo's processes and no other.
+        for group in sorted({p.group for p in members}):
+            try:
+                os.killpg(group, sig)
+            except (ProcessLookupError, PermissionError):
+                pass  # gone meanwhile, or (setuid) not ours to signal: reported if it stays
+        wait_until(lambda: not session_members(session), bound)
+    return session_members(session)
+
+
+def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:
+    """Poll condition until it holds or timeout seconds have passed; whether it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+# The command
+
+
+def selected_lessons(course: Course, specs: list[str]) -> list[Lesson]:
+    """The lessons named (each once, in course order), or every lesson."""
+    chosen = [course.find(spec) for spec in specs] if specs else course.lessons
+    return sorted({l.name: l for l in chosen}.values(), key=lambda l: l.number)
+
+
+def cmd_demos(course: Course, args: argparse.Namespace) -> int:
+    selected = selected_lessons(course, args.lessons)
+    readmes = {lesson.name: read_demos(lesson) for lesson in selected}
+    if args.list:
+        return list_demos(selected, readmes)
+    tree = Path(tempfile.mkdtemp(prefix="lesson-demos-"))
+    runner = DemoRunner(course, tree)
+    try:
+        for lesson in selected:
+            runner.run_lesson(lesson, readmes[lesson.name])
+    finally:
+        if args.keep:
+            print(f"demos: kept the temporary tree {tree}", flush=True)
+        else:
+            shutil.rmtree(tree, ignore_errors=True)
+    print(f"demos: {runner.count} run in {len(selected)} lessons, {runner.failed} failed")
+    return 1 if runner.failed else 0
+
+
+def print_unmarked(lesson: Lesson, readme: ReadmeDemos) -> None:
+    for line, section in readme.unmarked:
+        print(f"{lesson.name}: note: unchecked sh block at README line {line} (section {section})")
+
+
+def list_demos(selected: list[Lesson], readmes: dict[str, ReadmeDemos]) -> int:
+    count = 0
+    for lesson in selected:
+        readme = readmes[lesson.name]
+        print_unmarked(lesson, readme)
+        for demo in readme.demos:
+            count += 1
+            if demo.errors:
+                print(f"{lesson.name}: {demo.where()}: malformed: {'; '.join(demo.errors)}")
+            else:
+                first = next((line.strip() for line in demo.script.splitlines() if line.strip()), "")
+                print(f"{lesson.name}: {demo.where()}: $ {first}")
+    print(f"demos: {count} in {len(selected)} lessons (listed, not run)")
+    return 0
+
+
+def print_tail(text: str, lines: int) -> None:
+    print("\n".join(f"    | {line}" for line in text.splitlines()[-lines:]), flush=True)
+
+
+class DemoRunner:
+    """Runs demos in one temporary tree that holds lone copies of lessons, each built once."""
+
+    def __init__(self, course: Course, tree: Path):
+        self.course, self.tree = course, tree
+        self.builds: dict[str, str | None] = {}  # lesson name -> None when it built, else why not
+        self.count = self.failed = 0
+
+    def copy_of(self, lesson: Lesson) -> Path:
+        return self.tree / "lessons" / lesson.name
+
+    def build(self, lesson: Lesson) -> str | None:
+        """Copy and build the lesson, once per run; None when it built, else why it did not."""
+        if lesson.name not in self.builds:
+            self.builds[lesson.name] = self._build(lesson)
+        return self.builds[lesson.name]
+
+    def _build(self, lesson: Lesson) -> str | None:
+        copy = self.copy_of(lesson)
+        copy_lesson(self.course, lesson, copy)
+        started, log = time.monotonic(), []
+        for step in build_steps():
+            code = run_logged(step, copy, log)
+            if code != 0:
+                print(f"{lesson.name}: build FAILED: `{' '.join(step)}` "
+                      f"{'timed out' if code is None else f'exited {code}'} "
+                      f"({time.monotonic() - started:.1f} s) in a standalone copy; the log ends with:")
+                print_tail("".join(log), 40)
+                return f"{lesson.name} did not build"
+        print(f"{lesson.name}: built in a standalone copy ({time.monotonic() - started:.1f} s)",
+              flush=True)
+        return None
+
+    def run_lesson(self, lesson: Lesson, readme: ReadmeDemos) -> None:
+        print_unmarked(lesson, readme)
+        runnable = [demo for demo in readme.demos if not demo.errors]
+        previous = self.course.previous(lesson)
+        if runnable:
+            # Section 1 shows the previous lesson's behaviour, with ../NN_previous/...
+            if previous is not None and any(demo.section == 1 for demo in runnable):
+                self.build(previous)
+            self.build(lesson)
+        for demo in readme.demos:
+            self.count += 1
+            head = f"{lesson.name}: {demo.where()}"
+            if demo.errors:
+                self.failed += 1
+                print(f"{head}: FAILED: malformed marker: {'; '.join(demo.errors)}", flush=True)
+                continue
+            needed = [lesson] + ([previous] if previous is not None and demo.section == 1 else [])
+            unbuilt = [self.builds[l.name] for l in needed if self.builds[l.name] is not None]
+            if unbuilt:
+                self.failed += 1
+                print(f"{head}: FAILED: not run: {'; '.join(unbuilt)}", flush=True)
+            else:
+                self.run_demo(lesson, demo, head)
+
+    def run_demo(self, lesson: Lesson, demo: Demo, head: str) -> None:
+        work = self.tree / "demos" / lesson.name
+        work.mkdir(parents=True, exist_ok=True)
+        ports = demo_ports(demo.script)
+        picked = dict(zip(ports, map(str, free_ports(len(ports), {int(p) for p in ports}))))
+        script = work / f"demo-{demo.number}.sh"
+        script.write_text(replace_words(demo.script, picked))
+        run = run_script(script, work / f"demo-{demo.number}.out", self.copy_of(lesson), demo.timeout)
+
+        raw = run.output.decode("utf-8", errors="replace")
+        failures, diff = [], []
+        if run.timed_out:
+            failures.append(f"timed out after {demo.timeout:g} s")
+        else:
+            back = {port: written for written, port in picked.items()}
+            matched, diff = compare_output(demo, replace_words(raw, back))
+            if not matched:
+                failures.append("the output differs from the text")
+        if run.left_running:
+            failures.append("left processes running: " + ", ".join(map(str, run.left_running)))
+        if run.unkillable:
+            failures.append("still running after SIGKILL: " + ", ".join(map(str, run.unkillable)))
+        if not failures:
+            print(f"{head}: ok ({run.elapsed:.1f} s)", flush=True)
+            return
+        self.failed += 1
+        print(f"{head}: FAILED ({run.elapsed:.1f} s): {'; '.join(failures)}")
+        for line in diff:
+            print(f"    {line}")
+        if raw.strip():
+            print("    the output ends with:")
+            print_tail(raw, OUTPUT_TAIL_LINES)
+        else:
+            print("    (the demo printed nothing)", flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
 # forward
 
 
@@ -784,6 +1509,12 @@ def cmd_forward(course: Course, args: argparse.Namespace) -> int:
     git(top, "rev-parse", "--verify", "--quiet", f"{args.rev}^{{commit}}",
         error=f"{args.rev!r} is not a commit")
     paths = forward_paths(course, source, top, args)
+    # A mistyped path is a usage mistake: stop before forwarding anything, and do not exit 0.
+    missing = [rel for rel in paths if not (source.path / rel).exists()
+               and git_blob(top, args.rev, f"{repo_path(top, source.path)}/{rel}") is None]
+    if missing:
+        raise ToolError("; ".join(f"{source.name}/{rel}: no such file, neither at {args.rev} nor in "
+                                  "the working tree" for rel in missing), 1)
     if not paths:
         print(f"{source.name}: no file differs from {args.rev}; nothing to forward")
     for rel in paths:
@@ -838,9 +1569,6 @@ def forward_file(course: Course, source: Lesson, rel: str, top: Path, args: argp
     here = f"{source.name}/{rel}"
     old = git_blob(top, args.rev, f"{repo_path(top, source.path)}/{rel}")
     new_path = source.path / rel
-    if old is None and not new_path.exists():
-        print(f"{here}: no such file, neither at {args.rev} nor in the working tree")
-        return
     if old is None:
         print(f"{here}: new in {source.name} (absent at {args.rev}), not forwarded")
         return
@@ -965,6 +1693,8 @@ def build_parser() -> argparse.ArgumentParser:
         "    lesson.toml are never listed)\n"
         "  - every line of a ```cpp or ```cmake block in README.md is in the lesson's code or the\n"
         "    previous lesson's (pseudo-code goes in a ```text block)\n"
+        "  - every <!-- demo --> marker is well-formed: known options, valid regexes, the ```sh\n"
+        "    and output blocks after it (see `demos --help`; nothing is run)\n"
         "  - no file refers outside its lesson (.. in CMake files and #include \"...\", symlinks)\n"
         "  - features accumulate unless [retired] (a retired feature may also be listed as a\n"
         "    limitation, never as a feature); limitations stay until a later lesson makes them\n"
@@ -991,6 +1721,23 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the git revision holding the old version (default: HEAD)")
     forward.add_argument("--dry-run", action="store_true", help="report, but write nothing")
     forward.set_defaults(run=cmd_forward)
+
+    demos = commands.add_parser(
+        "demos", parents=[common], help="run the commands a README shows, compare their output",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the demos (marked shell blocks) of each lesson's README in a lone copy\n"
+        "of the lesson and compare their output with the output the README shows.\n\n"
+        + __doc__[__doc__.index("A demo is an HTML comment"):]
+        + "\nExits 1 when a demo fails (a malformed marker counts as a failed demo), 2 on a "
+        "usage error.")
+    demos.add_argument("lessons", metavar="LESSON", nargs="*",
+                       help="lessons whose demos to run: 3, 03 or 03_epoll (default: all)")
+    demos.add_argument("--list", action="store_true",
+                       help="list the demos (lesson, number, section, line); build and run nothing")
+    demos.add_argument("--keep", action="store_true",
+                       help="keep the temporary tree (lesson copies, builds, scripts, outputs) "
+                       "and print where it is")
+    demos.set_defaults(run=cmd_demos)
     return parser
 
 

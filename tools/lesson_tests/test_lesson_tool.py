@@ -449,8 +449,18 @@ def test_forward_reports_new_files_and_uses_from_rev(forward_course):
     assert "02_b/server.cpp: copied" in lines
     assert not (lessons / "02_b" / "extra.h").exists()
 
-    typo = run_tool(root, "forward", "1", "servr.cpp")
-    assert typo.stdout.splitlines() == ["01_a/servr.cpp: no such file, neither at HEAD nor in the working tree"]
+
+
+def test_forward_of_a_path_that_exists_nowhere_fails_and_forwards_nothing(forward_course):
+    root = forward_course
+    lessons = root / "lessons"
+    write(lessons / "01_a" / "server.cpp", text(FIXED))
+    typo = run_tool(root, "forward", "1", "server.cpp", "servr.cpp")
+    assert typo.returncode == 1
+    assert typo.stdout == ""
+    assert typo.stderr.splitlines() == [
+        "lesson forward: 01_a/servr.cpp: no such file, neither at HEAD nor in the working tree"]
+    assert (lessons / "02_b" / "server.cpp").read_text() == text(FILE_LINES)  # nothing forwarded
 
 
 def test_forward_fails_on_a_bad_revision(forward_course):
@@ -463,7 +473,7 @@ def test_forward_fails_on_a_bad_revision(forward_course):
 # the command line
 
 
-@pytest.mark.parametrize("command", ["list", "diff", "check", "forward"])
+@pytest.mark.parametrize("command", ["list", "diff", "check", "forward", "demos"])
 def test_every_command_has_help(course, command):
     result = run_tool(course, command, "--help")
     assert result.returncode == 0
