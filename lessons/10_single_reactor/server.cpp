@@ -48,8 +48,10 @@ int main(int argc, char* argv[]) {
       std::printf("%s: shutting down\n", SignalWatcher::describe(signo).c_str());
       loop.quit();
     });
-    TcpServer server(&loop, InetAddress(options.port, options.host));
+    // What the callbacks use is declared before the server: ~TcpServer reports every connection
+    // still open as closed, through these callbacks, so it must outlive the server.
     int clients = 0;
+    TcpServer server(&loop, InetAddress(options.port, options.host));
     server.setConnectionCallback([&clients](TcpConnection& conn) {
       clients += conn.connected() ? 1 : -1;
       std::printf("%s %s (%d clients)\n", conn.connected() ? "accepted" : "closed",

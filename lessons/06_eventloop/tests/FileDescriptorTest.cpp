@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "Catch.h"
-#include "FailingAllocation.h"
+#include "Allocations.h"
 #include "FileDescriptor.h"
 #include "OpenFds.h"
 #include "Poller.h"

@@ -1,4 +1,4 @@
-#include "FailingAllocation.h"
+#include "Allocations.h"
 
 #include <atomic>
 #include <cstdlib>

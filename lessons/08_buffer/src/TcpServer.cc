@@ -62,8 +62,13 @@ void TcpServer::handleRead(Client* client) {
   const ssize_t n = client->input.readFd(client->socket.fd());
   if (n > 0) {
     // The callback consumes what it can use (whole messages) and leaves the rest for next time.
-    if (messageCallback_) messageCallback_(client->socket.fd(), client->peer, &client->input);
-    client->input.releaseIfEmpty();  // an idle connection keeps no buffer memory
+    // Without a callback nothing ever would: the bytes are discarded, not kept without bound.
+    if (messageCallback_) {
+      messageCallback_(client->socket.fd(), client->peer, &client->input);
+    } else {
+      client->input.retrieveAll();
+    }
+    client->input.shrink();  // an idle connection keeps no buffer memory
   } else if (n == 0) {
     closeClient(client);  // the client closed its side (FIN)
   } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {

@@ -1,4 +1,4 @@
-#include "FailingAllocation.h"
+#include "Allocations.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -7,8 +7,10 @@
 namespace {
 
 std::atomic<bool> failNext{false};
+std::atomic<long> allocations{0};
 
 void* allocate(std::size_t size) {
+  ++allocations;
   if (failNext.exchange(false)) return nullptr;
   return std::malloc(size == 0 ? 1 : size);
 }
@@ -17,6 +19,8 @@ void* allocate(std::size_t size) {
 
 FailNextAllocation::FailNextAllocation() { failNext = true; }
 FailNextAllocation::~FailNextAllocation() { failNext = false; }
+
+long allocationCount() { return allocations; }
 
 // Every plain form of new and delete is replaced, so that memory is always allocated and freed by
 // the same pair (AddressSanitizer checks that). The aligned forms are left to the library.

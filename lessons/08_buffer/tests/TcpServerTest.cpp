@@ -1,15 +1,19 @@
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "Buffer.h"
 #include "Catch.h"
+#include "Channel.h"
 #include "EventLoop.h"
 #include "Socket.h"
 #include "TcpServer.h"
@@ -30,6 +34,17 @@ InetAddress localAddressOf(int fd) {
   socklen_t length = sizeof addr;
   REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
   return InetAddress(addr);
+}
+
+// The test process's resident memory (VmRSS), in bytes.
+size_t residentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6)) * 1024;
+  }
+  FAIL("no VmRSS in /proc/self/status");
+  return 0;
 }
 
 std::string readSome(int fd) {
@@ -136,5 +151,42 @@ TEST_CASE("destroying the server closes its connections") {
   }
   char byte;
   CHECK(::read(client, &byte, 1) == 0);  // end of stream: the server side closed
+  ::close(client);
+}
+
+TEST_CASE("without a message callback, what arrives is discarded, not kept") {
+  EventLoop loop;
+  TcpServer server(&loop, InetAddress(0, "127.0.0.1"));
+  bool closed = false;  // declared before the server would be safer; the client closes first here
+  server.setConnectionCallback([&](const InetAddress&, bool connected) {
+    if (!connected) {
+      closed = true;
+      loop.quit();
+    }
+  });
+  server.start();
+
+  // A client in the same loop writes 32 MiB as fast as the server reads, then closes.
+  const int client = connectTo(server.listenAddress());
+  REQUIRE(::fcntl(client, F_SETFL, O_NONBLOCK) == 0);
+  const std::string chunk(64 * 1024, 'x');
+  const size_t total = 32 * 1024 * 1024;
+  size_t sent = 0;
+  Channel writer(&loop, client);
+  writer.setWriteCallback([&] {
+    const ssize_t n = ::write(client, chunk.data(), std::min(chunk.size(), total - sent));
+    if (n > 0) sent += static_cast<size_t>(n);
+    if (sent == total) {
+      writer.disableAll();
+      ::shutdown(client, SHUT_WR);  // the server then reads its end of stream and closes
+    }
+  });
+  const size_t before = residentBytes();
+  writer.enableWriting();
+  loop.loop();
+  CHECK(closed);
+  CHECK(sent == total);
+  // Kept, 32 MiB would show; discarded, the server holds one read at a time.
+  CHECK(residentBytes() - before < 8 * 1024 * 1024);
   ::close(client);
 }

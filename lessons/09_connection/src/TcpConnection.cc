@@ -4,7 +4,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
+
+#include "ErrnoText.h"
 
 TcpConnection::TcpConnection(EventLoop* loop, uint64_t id, Socket socket,
                              const InetAddress& localAddr, const InetAddress& peerAddr)
@@ -43,7 +44,7 @@ void TcpConnection::send(std::string_view data) {
   const ssize_t written = ::send(socket_.fd(), data.data(), data.size(), MSG_NOSIGNAL);
   if (written < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
     // e.g. EPIPE: the peer is gone. The next read reports the end and closes the connection.
-    std::fprintf(stderr, "write to %s: %s\n", name().c_str(), std::strerror(errno));
+    std::fprintf(stderr, "write to %s: %s\n", name().c_str(), errnoText(errno).c_str());
     return;
   }
   const size_t sent = written < 0 ? 0 : static_cast<size_t>(written);
@@ -63,12 +64,18 @@ void TcpConnection::send(Buffer* buffer) {
 void TcpConnection::handleRead() {
   const ssize_t n = inputBuffer_.readFd(socket_.fd());
   if (n > 0) {
-    if (messageCallback_) messageCallback_(*this, &inputBuffer_);
-    inputBuffer_.releaseIfEmpty();  // an idle connection keeps no buffer memory
+    // The callback consumes what it can use (whole messages) and leaves the rest for next time.
+    // Without a callback nothing ever would: the bytes are discarded, not kept without bound.
+    if (messageCallback_) {
+      messageCallback_(*this, &inputBuffer_);
+    } else {
+      inputBuffer_.retrieveAll();
+    }
+    inputBuffer_.shrink();  // an idle connection keeps no buffer memory
   } else if (n == 0) {
     handleClose();  // the peer closed its side (FIN)
   } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    std::fprintf(stderr, "read from %s: %s\n", name().c_str(), std::strerror(errno));
+    std::fprintf(stderr, "read from %s: %s\n", name().c_str(), errnoText(errno).c_str());
     handleClose();  // e.g. ECONNRESET
   }
 }
@@ -89,5 +96,5 @@ void TcpConnection::handleError() {
   int error = 0;
   socklen_t length = sizeof error;
   if (::getsockopt(socket_.fd(), SOL_SOCKET, SO_ERROR, &error, &length) < 0) error = errno;
-  std::fprintf(stderr, "error on %s: %s\n", name().c_str(), std::strerror(error));
+  std::fprintf(stderr, "error on %s: %s\n", name().c_str(), errnoText(error).c_str());
 }

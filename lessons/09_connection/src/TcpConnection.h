@@ -36,6 +36,8 @@ class TcpConnection : noncopyable {
   // Sends the readable bytes of `buffer` and retrieves them.
   void send(Buffer* buffer);
 
+  Buffer* inputBuffer() { return &inputBuffer_; }
+
   void setConnectionCallback(ConnectionCallback cb) { connectionCallback_ = std::move(cb); }
   void setMessageCallback(MessageCallback cb) { messageCallback_ = std::move(cb); }
   void setCloseCallback(CloseCallback cb) { closeCallback_ = std::move(cb); }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "Allocations.h"
 #include "Buffer.h"
 #include "Catch.h"
 #include "SocketPair.h"
@@ -152,30 +153,82 @@ TEST_CASE("very large appends arrive intact") {
   CHECK(readable(buffer) == big);
 }
 
-TEST_CASE("releaseIfEmpty gives the storage back only when nothing is readable") {
+TEST_CASE("shrink gives the storage back when nothing is readable") {
   Buffer buffer;
   buffer.append("keep me");
-  buffer.releaseIfEmpty();
-  CHECK(buffer.capacity() > 0);
+  buffer.shrink();
+  CHECK(buffer.capacity() == Buffer::kCheapPrepend + Buffer::kInitialSize);  // nothing to spare
   CHECK(readable(buffer) == "keep me");
   buffer.retrieveAll();
-  buffer.releaseIfEmpty();
+  buffer.shrink();
   CHECK(buffer.capacity() == 0);
   CHECK(buffer.prependableBytes() == 0);
   buffer.append("again");  // and it works as new
   CHECK(readable(buffer) == "again");
 }
 
-TEST_CASE("readFd into an empty buffer takes 64 KiB in one call, through the stack buffer") {
+TEST_CASE("shrink moves a few bytes left in large storage to storage of their size") {
+  Buffer buffer;
+  buffer.append(pattern(100000));
+  buffer.retrieve(100000 - 10);
+  buffer.shrink();
+  CHECK(buffer.capacity() == Buffer::kCheapPrepend + Buffer::kInitialSize);
+  CHECK(readable(buffer) == pattern(100000).substr(100000 - 10));
+}
+
+TEST_CASE("readFd into a buffer with no storage reads 64 KiB in one call, into the read block") {
   SocketPair pair;
   const std::string data = pattern(65536);
   writeAll(pair.fds[1], data);
   Buffer buffer;
   CHECK(buffer.readFd(pair.fds[0]) == 65536);
   CHECK(readable(buffer) == data);
+  CHECK(buffer.capacity() == Buffer::kCheapPrepend + Buffer::kReadBlockSize);  // the block itself
+  CHECK(buffer.prependableBytes() == Buffer::kCheapPrepend);
 }
 
-TEST_CASE("readFd fills the writable space first, then overflows into the stack buffer") {
+TEST_CASE("a message read and consumed whole allocates nothing: the read block goes round") {
+  SocketPair pair;
+  Buffer first;
+  Buffer second;
+  writeAll(pair.fds[1], "warm-up");  // the thread's read block may not exist yet
+  REQUIRE(first.readFd(pair.fds[0]) == 7);
+  first.retrieveAll();
+  first.shrink();
+  const std::string message = pattern(16384);
+  bool allWell = true;  // no Catch2 assertion inside the counted loop: they may allocate
+  const long before = allocationCount();
+  for (int i = 0; i < 100; ++i) {
+    Buffer& buffer = i % 2 == 0 ? first : second;  // like two connections taking turns
+    allWell &= ::write(pair.fds[1], message.data(), message.size()) == 16384;
+    allWell &= buffer.readFd(pair.fds[0]) == 16384;
+    allWell &= std::memcmp(buffer.peek(), message.data(), message.size()) == 0;
+    buffer.retrieveAll();
+    buffer.shrink();
+    allWell &= buffer.capacity() == 0;  // idle again: no storage
+  }
+  const long allocated = allocationCount() - before;
+  CHECK(allWell);
+  CHECK(allocated == 0);
+}
+
+TEST_CASE(
+    "half a message stays in the read block; the next read on another buffer gets a new one") {
+  SocketPair pair;
+  Buffer holding;
+  writeAll(pair.fds[1], pattern(40000));
+  REQUIRE(holding.readFd(pair.fds[0]) == 40000);
+  holding.shrink();  // 40000 bytes in 65544: kept, not copied
+  CHECK(holding.capacity() == Buffer::kCheapPrepend + Buffer::kReadBlockSize);
+  Buffer other;
+  writeAll(pair.fds[1], "x");
+  REQUIRE(other.readFd(pair.fds[0]) == 1);
+  CHECK(other.peek() != holding.peek());  // two blocks now
+  CHECK(readable(holding) == pattern(40000));
+  CHECK(readable(other) == "x");
+}
+
+TEST_CASE("readFd fills the writable space first, then overflows into the read block") {
   SocketPair pair;
   Buffer buffer;
   buffer.append("head:");
@@ -189,7 +242,7 @@ TEST_CASE("readFd fills the writable space first, then overflows into the stack 
 TEST_CASE("readFd with ample room reads straight into the buffer") {
   SocketPair pair;
   Buffer buffer;
-  buffer.ensureWritableBytes(200000);  // more than the stack buffer: one iovec only
+  buffer.ensureWritableBytes(200000);  // more than the read block: one iovec only
   const size_t capacity = buffer.capacity();
   writeAll(pair.fds[1], pattern(100000));
   CHECK(buffer.readFd(pair.fds[0]) == 100000);

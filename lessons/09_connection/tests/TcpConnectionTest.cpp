@@ -101,3 +101,14 @@ TEST_CASE("without an output buffer, what the socket does not take is dropped (u
   const std::string received = f.peerRead();
   CHECK(received.size() < big.size());
 }
+
+TEST_CASE("without a message callback, what arrives is discarded, not kept") {
+  Fixture f;
+  f.conn->connectEstablished();
+  const std::string data(65536, 'x');
+  REQUIRE(::write(f.peer, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+  f.loop.queueInLoop([&] { f.loop.quit(); });  // one round: the connection reads what is there
+  f.loop.loop();
+  CHECK(f.conn->inputBuffer()->readableBytes() == 0);
+  CHECK(f.conn->inputBuffer()->capacity() == 0);
+}

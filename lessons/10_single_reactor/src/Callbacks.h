@@ -17,7 +17,9 @@ using ConnectionCallback = std::function<void(TcpConnection& conn)>;
 // leaves stays for the next call.
 using MessageCallback = std::function<void(TcpConnection& conn, Buffer* input)>;
 
-// The output buffer, which had filled, has been written out completely: it is empty again.
+// Everything sent so far has been written to the socket: after a send() that the socket took whole
+// (called after the current round's handlers, not from inside send()), or once an output buffer
+// that had filled has drained. A sender of a large stream sends its next piece here.
 using WriteCompleteCallback = std::function<void(TcpConnection& conn)>;
 
 // The output buffer has grown past the high-water mark (to `pending` bytes): the peer reads slower

@@ -18,8 +18,10 @@ void EventLoop::loop() {
 
 void EventLoop::doPendingFunctors() {
   // Swapped out first: a functor may queue another one, which then runs in the next round instead
-  // of invalidating the vector we are iterating over.
-  std::vector<Functor> functors;
-  functors.swap(pendingFunctors_);
-  for (const Functor& functor : functors) functor();
+  // of invalidating the vector we are iterating over. The two vectors trade places every round and
+  // keep their capacity, so that queueing a functor per message (a write complete) allocates
+  // nothing once the loop has warmed up.
+  runningFunctors_.swap(pendingFunctors_);
+  for (const Functor& functor : runningFunctors_) functor();
+  runningFunctors_.clear();
 }

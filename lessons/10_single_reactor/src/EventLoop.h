@@ -42,4 +42,5 @@ class EventLoop : noncopyable {
   std::unique_ptr<Poller> poller_;
   Poller::ChannelList activeChannels_;
   std::vector<Functor> pendingFunctors_;
+  std::vector<Functor> runningFunctors_;  // the round's functors while they run (see the .cc)
 };

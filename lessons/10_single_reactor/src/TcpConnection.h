@@ -75,6 +75,8 @@ class TcpConnection : noncopyable {
   void handleWrite();
   void handleClose();
   void handleError();
+  void queueWriteComplete();
+  bool changeEvents(void (Channel::*change)());
 
   EventLoop* loop_;
   const uint64_t id_;

@@ -12,7 +12,14 @@ TcpServer::TcpServer(EventLoop* loop, const InetAddress& listenAddr)
 }
 
 TcpServer::~TcpServer() {
-  for (auto& entry : connections_) entry.second->connectDestroyed();
+  // Reported down now, destroyed by the loop like a connection that closes by itself: after any
+  // functor the connection queued (a write complete holds its address). The loop runs them in its
+  // next round, or destroys them unrun, closing the sockets, when it is destroyed itself.
+  for (auto& entry : connections_) {
+    entry.second->connectDestroyed();
+    std::shared_ptr<TcpConnection> dying = std::move(entry.second);
+    loop_->queueInLoop([dying] {});
+  }
 }
 
 void TcpServer::start() { acceptor_.listen(); }

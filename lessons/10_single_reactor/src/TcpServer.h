@@ -22,8 +22,9 @@ class TcpServer : noncopyable {
  public:
   // Creates and binds the listening socket; throws std::system_error if that fails (port in use).
   TcpServer(EventLoop* loop, const InetAddress& listenAddr);
-  // Reports every open connection down, then closes it (output still waiting is discarded):
-  // whatever the callbacks use must outlive the server.
+  // Reports every open connection down and hands it to the loop, which closes it (output still
+  // waiting is discarded) in its next round or when it is destroyed itself: whatever the callbacks
+  // use must outlive the server, and the loop must outlive it too.
   ~TcpServer();
 
   void setConnectionCallback(ConnectionCallback cb) { connectionCallback_ = std::move(cb); }

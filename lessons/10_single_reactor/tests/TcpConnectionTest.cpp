@@ -7,8 +7,11 @@
 #include <vector>
 
 #include "Catch.h"
+#include "EpollSabotage.h"
 #include "EventLoop.h"
+#include "SendInterruption.h"
 #include "TcpConnection.h"
+#include "Watchdog.h"
 
 namespace {
 
@@ -26,6 +29,7 @@ struct Fixture {
     int fds[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
     peer = fds[1];
+    connFd = fds[0];
     conn = std::make_unique<TcpConnection>(&loop, 7, Socket(fds[0]), InetAddress(80, "10.0.0.1"),
                                            InetAddress(5555, "10.0.0.2"));
     peerChannel = std::make_unique<Channel>(&loop, peer);
@@ -56,6 +60,7 @@ struct Fixture {
   std::unique_ptr<TcpConnection> conn;
   std::unique_ptr<Channel> peerChannel;
   int peer = -1;
+  int connFd = -1;  // owned by conn
   std::string received;
   bool peerSawEnd = false;
   std::function<bool()> done;
@@ -287,4 +292,131 @@ TEST_CASE("a write-complete callback that sends more is finished before the half
   ::shutdown(f.peer, SHUT_WR);  // the peer's half-close: we close once our output is out
   f.runUntil([&] { return f.peerSawEnd; });
   CHECK(f.received == big + big);
+}
+
+TEST_CASE("write complete follows a send the socket took whole: a chunked sender never stalls") {
+  Fixture f;
+  Watchdog watchdog(&f.loop, 20);
+  const std::string chunk = pattern(64 * 1024);
+  const size_t chunks = 100;
+  size_t sent = 1;
+  f.conn->setWriteCompleteCallback([&](TcpConnection& conn) {
+    if (sent < chunks) {
+      ++sent;
+      conn.send(chunk);  // whole or in part: either way write complete comes again
+    }
+  });
+  f.conn->connectEstablished();
+  f.conn->send(chunk);  // fits the socketpair: taken whole, no output buffered
+  CHECK(f.conn->outputBuffer()->readableBytes() == 0);
+  f.runUntil([&] { return f.received.size() >= chunks * chunk.size(); });
+  CHECK_FALSE(watchdog.fired());
+  CHECK(sent == chunks);
+  CHECK(f.received.size() == chunks * chunk.size());
+}
+
+TEST_CASE("write complete is called after the handlers of the round, not inside send") {
+  Fixture f;
+  std::string order;
+  f.conn->setWriteCompleteCallback([&](TcpConnection&) { order += "complete "; });
+  f.conn->setMessageCallback([&](TcpConnection& conn, Buffer* input) {
+    conn.send(input);
+    order += "sent ";
+  });
+  f.conn->connectEstablished();
+  REQUIRE(::write(f.peer, "ping", 4) == 4);
+  f.runUntil([&] { return f.received == "ping"; });
+  f.loop.queueInLoop([&] { f.loop.quit(); });
+  f.loop.loop();  // a round for the functor, if the write complete has not run yet
+  CHECK(order == "sent complete ");
+}
+
+TEST_CASE("a send interrupted by a signal (EINTR) keeps its bytes; they are written later") {
+  Fixture f;
+  Watchdog watchdog(&f.loop, 20);
+  f.conn->connectEstablished();
+  interruptNextSend();
+  f.conn->send("not lost");
+  CHECK(f.conn->outputBuffer()->readableBytes() == 8);  // waits for handleWrite
+  f.runUntil([&] { return f.received == "not lost"; });
+  CHECK(f.received == "not lost");
+}
+
+TEST_CASE("the kernel refusing to watch for EPOLLOUT closes that connection, without a throw") {
+  Fixture f;
+  std::vector<bool> reports;
+  int closes = 0;
+  f.conn->setConnectionCallback([&](TcpConnection& conn) { reports.push_back(conn.connected()); });
+  f.conn->setCloseCallback([&](TcpConnection&) { ++closes; });
+  f.conn->connectEstablished();
+  const std::string big = pattern(4 * 1024 * 1024);  // more than the socket takes: EPOLLOUT needed
+  {
+    EpollSabotage refuse;
+    CHECK_NOTHROW(f.conn->send(big));
+  }
+  CHECK(closes == 1);
+  CHECK(reports == std::vector<bool>{true, false});
+  CHECK_FALSE(f.conn->connected());
+}
+
+TEST_CASE("the kernel refusing to resume reading closes that connection, without a throw") {
+  Fixture f;
+  int closes = 0;
+  f.conn->setCloseCallback([&](TcpConnection&) { ++closes; });
+  f.conn->connectEstablished();
+  f.conn->stopRead();  // watching nothing: out of the epoll set, so startRead() is an ADD
+  {
+    EpollSabotage refuse;
+    CHECK_NOTHROW(f.conn->startRead());
+  }
+  CHECK(closes == 1);
+  CHECK_FALSE(f.conn->connected());
+}
+
+TEST_CASE("the kernel refusing to stop watching EPOLLOUT closes the connection; the loop goes on") {
+  Fixture f;
+  Watchdog watchdog(&f.loop, 20);
+  int closes = 0;
+  f.conn->setCloseCallback([&](TcpConnection&) {
+    ++closes;
+    f.loop.quit();
+  });
+  f.conn->connectEstablished();
+  f.conn->send(pattern(1024 * 1024));  // waits in the output buffer; EPOLLOUT is watched
+  REQUIRE(f.conn->outputBuffer()->readableBytes() > 0);
+  // Put a fresh socket under the connection's fd number. The old socket, kept open by a dup, stays
+  // registered and turns writable as the peer reads, so handleWrite runs and writes what waits into
+  // the fresh socket (a sink drains it); once drained, epoll_ctl(MOD) for the fd fails (ENOENT: the
+  // fresh socket was never registered), the one refusal we cannot otherwise provoke here.
+  const int oldSocket = ::dup(f.connFd);
+  int fresh[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fresh) == 0);
+  REQUIRE(::dup2(fresh[0], f.connFd) == f.connFd);
+  ::close(fresh[0]);
+  Channel sink(&f.loop, fresh[1]);
+  sink.setReadCallback([&] {
+    char buffer[65536];
+    while (::read(fresh[1], buffer, sizeof buffer) > 0) {
+    }
+  });
+  sink.enableReading();
+  f.peerChannel->enableReading();
+  CHECK_NOTHROW(f.loop.loop());
+  CHECK_FALSE(watchdog.fired());
+  CHECK(closes == 1);
+  CHECK_FALSE(f.conn->connected());
+  sink.disableAll();
+  ::close(oldSocket);  // the old socket leaves the epoll set with its last fd
+  ::close(fresh[1]);
+}
+
+TEST_CASE("without a message callback, what arrives is discarded, not kept") {
+  Fixture f;
+  f.conn->connectEstablished();
+  const std::string data(65536, 'x');
+  REQUIRE(::write(f.peer, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+  f.loop.queueInLoop([&] { f.loop.quit(); });  // one round: the connection reads what is there
+  f.loop.loop();
+  CHECK(f.conn->inputBuffer()->readableBytes() == 0);
+  CHECK(f.conn->inputBuffer()->capacity() == 0);
 }

@@ -14,6 +14,7 @@
 #include "Socket.h"
 #include "TcpConnection.h"
 #include "TcpServer.h"
+#include "Watchdog.h"
 
 namespace {
 
@@ -168,4 +169,32 @@ TEST_CASE("connections get distinct ids and names with the peer's address") {
   CHECK(names[1].find(localAddressOf(b).toIpPort() + "#") == 0);
   ::close(a);
   ::close(b);
+}
+
+TEST_CASE(
+    "a write complete still queued when the server goes is dropped, never run on a dead one") {
+  EventLoop loop;
+  Watchdog watchdog(&loop, 20);
+  int completes = 0;
+  {
+    TcpServer server(&loop, InetAddress(0, "127.0.0.1"));
+    server.setConnectionCallback([&](TcpConnection& conn) {
+      if (conn.connected()) conn.send("a");  // taken whole: write complete is queued
+    });
+    server.setWriteCompleteCallback([&](TcpConnection& conn) {
+      ++completes;
+      if (completes == 1) {
+        conn.send("b");  // queued from a functor: it waits for the next round
+        loop.quit();
+      }
+    });
+    server.start();
+    const int client = connectTo(server.listenAddress());
+    loop.loop();  // accepts, sends "a", runs its write complete, which sends "b" and quits
+    ::close(client);
+  }  // the connection is reported down with "b"'s write complete still queued
+  loop.queueInLoop([&] { loop.quit(); });
+  loop.loop();  // runs it: the connection must still exist (AddressSanitizer checks), and is down
+  CHECK_FALSE(watchdog.fired());
+  CHECK(completes == 1);
 }
