@@ -55,7 +55,8 @@ TEST_CASE("a hang-up with EPOLLIN goes to the read callback; without it, to the 
   CHECK(r.dispatch(EPOLLRDHUP) == "");
 }
 
-TEST_CASE("a reset peer, reading not watched: EPOLLHUP and EPOLLERR, and its bytes still readable") {
+TEST_CASE(
+    "a reset peer, reading not watched: EPOLLHUP and EPOLLERR, and its bytes still readable") {
   Socket listener = Socket::createNonBlocking();
   listener.bindAddress(InetAddress(0, "127.0.0.1"));
   listener.listen();

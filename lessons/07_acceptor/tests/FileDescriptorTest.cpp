@@ -5,8 +5,8 @@
 #include <new>
 #include <utility>
 
-#include "Catch.h"
 #include "Allocations.h"
+#include "Catch.h"
 #include "FileDescriptor.h"
 #include "OpenFds.h"
 #include "Poller.h"

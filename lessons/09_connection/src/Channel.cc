@@ -20,9 +20,9 @@ void Channel::update(uint32_t events) {
 void Channel::handleEvent() {
   // epoll reports a hang-up (EPOLLHUP: both directions are shut, by FINs or a reset) and an error
   // whatever we asked for. Asking for EPOLLIN, a hang-up comes with EPOLLIN, and the read callback
-  // finds the end of stream or the error. Without EPOLLIN (reading stopped, a write-only fd) no read
-  // callback runs, so the owner learns of the end here. Bytes the peer sent before may still wait
-  // unread in the socket: EPOLLHUP says nothing about them, and they go with the connection.
+  // finds the end of stream or the error. Without EPOLLIN (reading stopped, a write-only fd) no
+  // read callback runs, so the owner learns of the end here. Bytes the peer sent before may still
+  // wait unread in the socket: EPOLLHUP says nothing about them, and they go with the connection.
   if ((revents_ & EPOLLHUP) && !(revents_ & EPOLLIN)) {
     if (closeCallback_) closeCallback_();
   }
