@@ -16,8 +16,12 @@ import pytest
 
 from lesson_tree import LESSONS, SECTION_TEXT, TOOL, lesson_toml, readme, run_tool, write
 
+# The fake lesson.toml names one executable, "server": the demos build only that target, never the
+# rest (the unit tests, here a target that fails if it is ever built).
 FAKE_CMAKE = ("cmake_minimum_required(VERSION 3.16)\nproject(fake NONE)\n"
-              'file(WRITE "${{CMAKE_BINARY_DIR}}/greeting" "greetings from lesson {number}\\n")\n')
+              'file(WRITE "${{CMAKE_BINARY_DIR}}/greeting" "greetings from lesson {number}\\n")\n'
+              "add_custom_target(server)\n"
+              "add_custom_target(unit_tests ALL COMMAND ${{CMAKE_COMMAND}} -E false)\n")
 
 # A server in the spirit of the course's: takes --port, says where it listens, echoes one message.
 SERVE_PY = """\
