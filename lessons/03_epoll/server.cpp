@@ -152,7 +152,7 @@ int main(int argc, char* argv[]) {
         continue;
       }
       const std::string& peer = clients[fd];
-      // EPOLLHUP and EPOLLERR need no branch: the read below then returns 0 or the error.
+      // EPOLLHUP and EPOLLERR need no branch: the read returns what is left, then 0 or the error.
       if (!echoOnce(fd, peer)) {
         std::printf("closed %s (%zu clients)\n", peer.c_str(), clients.size() - 1);
         ::epoll_ctl(epollFd, EPOLL_CTL_DEL, fd, nullptr);

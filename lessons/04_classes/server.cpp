@@ -120,7 +120,7 @@ int main(int argc, char* argv[]) {
           continue;
         }
         const Client& client = clients.at(fd);
-        // EPOLLHUP and EPOLLERR need no branch: the read then returns 0 or the error.
+        // EPOLLHUP and EPOLLERR need no branch: the read returns what is left, then 0 or the error.
         if (!echoOnce(client)) {
           std::printf("closed %s (%zu clients)\n", client.peer.toIpPort().c_str(),
                       clients.size() - 1);

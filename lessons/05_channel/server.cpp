@@ -109,7 +109,7 @@ void acceptAll(Poller* poller, Socket* listener, Clients* clients) {
     auto client = std::make_unique<Client>(poller, std::move(socket), peer);
     Client* raw = client.get();
     raw->channel.setReadCallback([raw, clients] { onReadable(raw, clients); });
-    // A hang-up with nothing left to read: no read will report it (see Channel::handleEvent).
+    // A hang-up while reading is not watched, which no read would report (Channel::handleEvent).
     raw->channel.setCloseCallback([raw, clients] { closeClient(raw, clients); });
     try {
       raw->channel.enableReading();

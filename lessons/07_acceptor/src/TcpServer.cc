@@ -43,7 +43,7 @@ void TcpServer::newConnection(Socket socket, const InetAddress& peer) {
   auto client = std::make_unique<Client>(loop_, std::move(socket), peer);
   Client* raw = client.get();
   raw->channel.setReadCallback([this, raw] { handleRead(raw); });
-  // A hang-up with nothing left to read: no read will report it (see Channel::handleEvent).
+  // A hang-up while reading is not watched, which no read would report (Channel::handleEvent).
   raw->channel.setCloseCallback([this, raw] { closeClient(raw); });
   try {
     raw->channel.enableReading();
