@@ -79,10 +79,11 @@ bool echoOnce(const Client& client) {
   return true;
 }
 
-// Called from the client's read or close handler, possibly both in one round.
+// Called from the client's read handler (end of stream, an error) or, were reading not watched,
+// its close handler (Channel::handleEvent): the lookup makes a second call harmless.
 void closeClient(Client* client, Clients* clients) {
   auto found = clients->byFd.find(client->socket.fd());
-  if (found == clients->byFd.end()) return;  // closed already, earlier in this round
+  if (found == clients->byFd.end()) return;  // closed already
   client->channel.disableAll();
   clients->closed.push_back(std::move(found->second));  // destroyed after this round
   clients->byFd.erase(found);

@@ -1,9 +1,9 @@
 #pragma once
 
-// Turns signals into events of the loop. The signals are blocked, so the kernel queues them instead
-// of interrupting the program, and a signalfd makes them readable: the callback then runs in the
-// loop like any other handler, where it may do anything (a signal handler may do almost nothing:
-// no printf, no malloc, no locks).
+// Turns signals into events of the loop. The signals are blocked, so the kernel keeps them pending
+// (at most one of each) instead of interrupting the program, and a signalfd makes them readable:
+// the callback then runs in the loop like any other handler, where it may do anything (a signal
+// handler may do almost nothing: no printf, no malloc, no locks).
 //
 // Create it before starting any thread: threads inherit the blocked mask, and a signal that one of
 // them has not blocked would be delivered to it instead of to the signalfd. The signals stay

@@ -71,10 +71,11 @@ void TcpServer::handleRead(Client* client) {
   }
 }
 
-// Called from the client's read or close handler, possibly both in one round.
+// Called from the client's read handler (end of stream, an error) or, were reading not watched,
+// its close handler (Channel::handleEvent): the lookup makes a second call harmless.
 void TcpServer::closeClient(Client* client) {
   auto found = clients_.find(client->socket.fd());
-  if (found == clients_.end()) return;  // closed already, earlier in this round
+  if (found == clients_.end()) return;  // closed already
   client->channel.disableAll();
   // We are inside one of this client's handlers, so it must outlive this call: the loop destroys
   // it after the round, when the last owner, this functor, is gone.

@@ -50,7 +50,7 @@ std::string SignalWatcher::describe(int signo) {
 }
 
 void SignalWatcher::handleRead() {
-  // Each read returns one queued signal; level-triggered, the loop calls again while more wait.
+  // Each read takes one pending signal; level-triggered, the loop calls again while more wait.
   signalfd_siginfo info{};
   if (::read(fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     callback_(static_cast<int>(info.ssi_signo));
