@@ -171,7 +171,7 @@ void TcpConnection::handleWrite() {
 // The connection is over. After closeCallback_ the server no longer owns this object: it lives on
 // only until the end of the loop's round, so nothing may touch it after that call.
 void TcpConnection::handleClose() {
-  if (state_ == State::kDisconnected) return;  // e.g. a hang-up and an end of stream in one round
+  if (state_ == State::kDisconnected) return;  // closed already, by another path
   state_ = State::kDisconnected;
   channel_.disableAll();
   if (connectionCallback_) connectionCallback_(*this);
