@@ -58,7 +58,7 @@ blocks, the script and the output it prints:
   - Expected output: a line of just `...` matches any number of actual lines, zero included
     (unordered: allows lines beyond the expected ones). Trailing whitespace of each line and blank
     lines at the end are ignored; otherwise lines must be equal after the substitutions.
-  - Ports: every `--port N` (or `--port=N`) with N > 0 in the script names a port the demo uses. For
+  - Ports: every `--port N` (or `--port=N`) with 0 < N < 65536 in the script names a port the demo uses. For
     each distinct N a free port P is picked; the whole word N is replaced by P everywhere in the
     script, and P by N in the output before comparing. So a text shows a memorable port (9877) and
     a demo never collides with a server someone runs on it. Pick an N that means nothing else in
@@ -1213,8 +1213,10 @@ def expand_ellipses(expected: list[str | None], actual: list[str]) -> list[str]:
 
 
 def demo_ports(script: str) -> list[str]:
-    """The ports a script names with `--port N` (N > 0), as written."""
-    return sorted({m.group(1) for m in PORT_OPTION_RE.finditer(script) if int(m.group(1)) > 0})
+    """The ports a script names with `--port N` (0 < N < 65536), as written. Other numbers are left
+    as they are, so that a demo can show a server refusing a bad port."""
+    return sorted({m.group(1) for m in PORT_OPTION_RE.finditer(script)
+                   if 0 < int(m.group(1)) < 65536})
 
 
 def free_ports(count: int, avoid: set[int]) -> list[int]:

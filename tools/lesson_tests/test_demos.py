@@ -432,3 +432,8 @@ def test_port_words_are_replaced_in_one_pass():
     assert tool.replace_words("--port 9877 9877x 19877 :9877 9878", {"9877": "9878", "9878": "1"}) \
         == "--port 9878 9877x 19877 :9878 1"
     assert tool.demo_ports("a --port 9877; b --port=9878 --port 0 --port 9877") == ["9877", "9878"]
+
+
+def test_only_valid_ports_are_replaced():
+    # A demo that shows the server refusing a bad port must keep that port.
+    assert tool.demo_ports("--port 99999; --port 65536; --port 65535; --port 00") == ["65535"]
