@@ -15,6 +15,7 @@
 struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 9877;  // the port of the examples in Stevens' UNIX Network Programming
+  int workMs = 0;        // how long each message's work takes (a stand-in for a blocking call)
   bool help = false;
 };
 
@@ -36,6 +37,19 @@ inline uint16_t parsePort(const std::string& text) {
     throw UsageError("bad port '" + text + "': expected a number from 0 to 65535");
   }
   return static_cast<uint16_t>(value);
+}
+
+// A whole number from `min` to `max`, decimal digits only, for `flag`.
+inline int parseNumber(const std::string& flag, const std::string& text, int min, int max) {
+  const std::string expected =
+      "expected a number from " + std::to_string(min) + " to " + std::to_string(max);
+  if (text.empty() || text.size() > 9 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    throw UsageError("bad " + flag + " '" + text + "': " + expected);
+  }
+  const long value = std::stol(text);
+  if (value < min || value > max) throw UsageError("bad " + flag + " '" + text + "': " + expected);
+  return static_cast<int>(value);
 }
 
 inline std::string parseHost(const std::string& text) {
@@ -60,6 +74,8 @@ inline Options parseOptions(int argc, const char* const argv[]) {
       options.port = parsePort(value());
     } else if (arg == "--host") {
       options.host = parseHost(value());
+    } else if (arg == "--work-ms") {
+      options.workMs = parseNumber(arg, value(), 0, 60000);
     } else {
       throw UsageError("unknown option '" + arg + "'");
     }

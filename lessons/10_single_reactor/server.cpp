@@ -9,9 +9,11 @@
 // Past the high-water mark the server stops reading from that client, so that its memory stays
 // bounded, and resumes once the output has been written.
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <system_error>
+#include <thread>
 
 #include "Buffer.h"
 #include "EventLoop.h"
@@ -24,9 +26,10 @@
 namespace {
 
 const char kUsage[] =
-    "usage: server [--host ADDR] [--port N]\n"
-    "  --host ADDR  IPv4 address to listen on (default 127.0.0.1)\n"
-    "  --port N     port to listen on, 0 lets the kernel choose (default 9877)\n";
+    "usage: server [--host ADDR] [--port N] [--work-ms MS]\n"
+    "  --host ADDR    IPv4 address to listen on (default 127.0.0.1)\n"
+    "  --port N       port to listen on, 0 lets the kernel choose (default 9877)\n"
+    "  --work-ms MS   work on each message for MS milliseconds before echoing it (default 0)\n";
 
 // How much echo may wait for a slow reader before we stop reading what it sends.
 constexpr size_t kHighWaterMark = 1024 * 1024;
@@ -57,8 +60,15 @@ int main(int argc, char* argv[]) {
       std::printf("%s %s (%d clients)\n", conn.connected() ? "accepted" : "closed",
                   conn.peerAddress().toIpPort().c_str(), clients);
     });
-    // Echo: send back everything that arrived.
-    server.setMessageCallback([](TcpConnection& conn, Buffer* input) { conn.send(input); });
+    // Echo: send back everything that arrived, after --work-ms of work. The work is a stand-in
+    // for a blocking call, such as a database query, and it happens here, in the loop: while it
+    // sleeps, no other client is served (lesson 11 moves it to a thread pool).
+    server.setMessageCallback([&options](TcpConnection& conn, Buffer* input) {
+      if (options.workMs > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(options.workMs));
+      }
+      conn.send(input);
+    });
     server.setHighWaterMarkCallback([](TcpConnection& conn, size_t) { conn.stopRead(); },
                                     kHighWaterMark);
     server.setWriteCompleteCallback([](TcpConnection& conn) { conn.startRead(); });

@@ -101,7 +101,10 @@ void TcpConnection::startRead() {
 // (TcpServer::removeConnection and ~TcpServer): it runs while the connection still exists.
 void TcpConnection::queueWriteComplete() {
   loop_->queueInLoop([this] {
-    if (state_ != State::kDisconnected && writeCompleteCallback_) writeCompleteCallback_(*this);
+    // Output sent since, which the socket did not take, waits: handleWrite() reports the write
+    // complete once that is out. Reporting it now would say "all written" with bytes still waiting.
+    if (state_ == State::kDisconnected || outputBuffer_.readableBytes() > 0) return;
+    if (writeCompleteCallback_) writeCompleteCallback_(*this);
   });
 }
 

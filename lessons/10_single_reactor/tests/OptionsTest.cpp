@@ -55,3 +55,13 @@ TEST_CASE("unknown flags and missing values are refused") {
   CHECK_THROWS_AS(parse({"--port", "80", "--host"}), UsageError);
   CHECK_THROWS_AS(parse({"8080"}), UsageError);
 }
+
+TEST_CASE("--work-ms takes a number of milliseconds") {
+  CHECK(parse({}).workMs == 0);
+  CHECK(parse({"--work-ms", "250"}).workMs == 250);
+  CHECK(parse({"--work-ms", "60000"}).workMs == 60000);
+  CHECK_THROWS_AS(parse({"--work-ms", "60001"}), UsageError);
+  CHECK_THROWS_AS(parse({"--work-ms", "-1"}), UsageError);
+  CHECK_THROWS_AS(parse({"--work-ms", "1.5"}), UsageError);
+  CHECK_THROWS_AS(parse({"--work-ms"}), UsageError);
+}

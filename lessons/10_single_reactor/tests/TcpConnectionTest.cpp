@@ -315,6 +315,22 @@ TEST_CASE("write complete follows a send the socket took whole: a chunked sender
   CHECK(f.received.size() == chunks * chunk.size());
 }
 
+TEST_CASE("a queued write complete does not fire while output sent after it still waits") {
+  Fixture f;
+  std::vector<size_t> waitingAtComplete;
+  f.conn->setWriteCompleteCallback([&](TcpConnection& conn) {
+    waitingAtComplete.push_back(conn.outputBuffer()->readableBytes());
+  });
+  f.conn->connectEstablished();
+  f.conn->send("small");  // taken whole: a write complete is queued
+  const std::string big = pattern(4 * 1024 * 1024);
+  f.conn->send(big);  // in the same round: most of it waits in the output buffer
+  f.runUntil([&] { return f.received.size() >= 5 + big.size(); });
+  // One report, once everything is out; not one with 4 MiB still waiting, which would tell a
+  // back-pressure pair to read again while the output is past its mark.
+  CHECK(waitingAtComplete == std::vector<size_t>{0});
+}
+
 TEST_CASE("write complete is called after the handlers of the round, not inside send") {
   Fixture f;
   std::string order;
