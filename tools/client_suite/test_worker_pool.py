@@ -114,3 +114,49 @@ def test_a_half_closing_client_gets_its_echo_after_the_work(start_server):
         net.assert_same(b"worked on after our FIN\n", got, "echo after our shutdown(SHUT_WR)")
         sock.settimeout(10.0)
         assert sock.recv(1) == b"", "the server did not close after the echo"
+
+
+@pytest.mark.feature("worker_order")
+def test_a_full_queue_serves_connections_in_line_not_the_busiest(start_server):
+    # One worker, a queue of one, 100 ms per task: two clients send a small message every 10 ms,
+    # so the queue is full all the time. A third client that sends once must get its turn within a
+    # few tasks: a server that lets each replying connection resubmit ahead of those waiting in
+    # line starves it until the busy ones stop (here after BUSY_SECONDS).
+    BUSY_SECONDS = 5.0
+    server = start_server(args=["--work-ms", "100", "--workers", "1", "--queue", "1"])
+    late = server.connect()
+    busy = [server.connect() for _ in range(2)]
+    stop_at = time.monotonic() + BUSY_SECONDS
+    errors = []
+
+    def keep_busy(sock, name):
+        try:
+            sock.settimeout(0.01)
+            while time.monotonic() < stop_at:
+                sock.sendall(b"m\n")
+                try:
+                    sock.recv(65536)
+                except socket.timeout:
+                    pass
+        except OSError as e:
+            errors.append(f"{name}: {e!r}")
+
+    threads = [threading.Thread(target=keep_busy, args=(sock, f"busy client {i}"), daemon=True)
+               for i, sock in enumerate(busy)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # not synchronisation: the busy clients get the queue full first
+        started = time.monotonic()
+        net.send_all(late, b"my turn?\n")
+        got = net.recv_exactly(late, len(b"my turn?\n"), BUSY_SECONDS + 5.0, "the late client's echo")
+        waited = time.monotonic() - started
+        net.assert_same(b"my turn?\n", got, "the late client's echo")
+        assert waited < 2.5, (f"the late client waited {waited:.1f} s for a 100 ms task, while the busy "
+                              "connections kept taking the queue's free place ahead of it")
+    finally:
+        for t in threads:
+            t.join(BUSY_SECONDS + 10.0)
+        for sock in busy + [late]:
+            sock.close()
+    assert not errors, "\n".join(errors)
