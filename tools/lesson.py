@@ -483,6 +483,8 @@ def toml_schema_errors(lesson: Lesson, vocabulary: set[str] | None) -> list[str]
     if len(lists) == 2:
         for name in sorted(set(lists["features"]) & set(lists["limitations"])):
             errors.append(f"{name!r} is both a feature and a limitation")
+    if "server_args" in meta:
+        string_list("server_args", allow_empty=True)
     if "retired" in meta:
         retired = meta["retired"]
         if not isinstance(retired, dict):

@@ -92,8 +92,7 @@ class Dispatcher : noncopyable {
 
  private:
   struct Work {
-    TcpConnection* conn;           // valid while this entry exists: erased when the connection goes
-                                   // down
+    TcpConnection* conn;           // valid while this entry exists: erased when it goes down
     bool inPool = false;           // a task of this connection is queued or running
     bool waitingForQueue = false;  // its next task found the queue full
     bool inputFull = false;        // its input piled up while its task ran

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +31,32 @@ def fail(message):
     sys.exit(1)
 
 
+@dataclass(frozen=True)
+class Target:
+    """A lesson's server and the arguments it runs with: lesson 13 with --threads 0, 1 and 2 are
+    three targets of one build."""
+    path: Path  # the lesson directory
+    args: tuple = ()
+
+    @property
+    def name(self):
+        return " ".join((self.path.name, *self.args))
+
+    @property
+    def label(self):  # for a table's column: the lesson's number, and its arguments if any
+        return " ".join((self.path.name[:2], *self.args)) if self.args else self.path.name
+
+    @property
+    def tag(self):  # for file names
+        return "_".join((self.path.name, *self.args)).replace("-", "")
+
+
 def find_lessons(spec):
-    """'03,04,07' (or full names, '03_epoll') -> the lesson directories, in the order given."""
+    """'03,04,07' (or full names, '03_epoll') -> the targets, in the order given. A lesson may carry
+    server arguments after a colon: '10,13:--threads 1,13:--threads 2'."""
     found = []
     for item in spec.split(","):
-        item = item.strip()
+        item, _, server_args = item.strip().partition(":")
         if not item:
             continue
         if item.isdigit():
@@ -43,7 +65,7 @@ def find_lessons(spec):
         if len(matches) != 1:
             names = ", ".join(p.name for p in sorted((ROOT / "lessons").iterdir()))
             fail(f"no single lesson matches {item!r} (lessons: {names})")
-        found.append(matches[0])
+        found.append(Target(matches[0], tuple(server_args.split())))
     if not found:
         fail("no lessons given")
     return found
@@ -66,10 +88,10 @@ def cmake_build(source, build_dir, target, log_name):
                 fail(f"building {log_name} failed ({log}):\n" + "\n".join(tail))
 
 
-def build_lesson(lesson):
+def build_lesson(target):
     """Builds the lesson's server in Release into build-bench/NN_name; returns its path."""
-    build_dir = BUILD / lesson.name
-    cmake_build(lesson, build_dir, "server", lesson.name)
+    build_dir = BUILD / target.path.name
+    cmake_build(target.path, build_dir, "server", target.path.name)
     return build_dir / "server"
 
 
@@ -99,13 +121,13 @@ def start_process(args, name, stdin=subprocess.DEVNULL):
     return LoggedProcess(args, LOGS, name, stdin).launch()
 
 
-def start_server(server, name):
+def start_server(server, name, args=()):
     """Starts a lesson's server on a kernel-chosen port, with the lesson's own default address (no
-    --host), and waits for its ready line. Returns the ServerProcess: .port, .stop(), .rss_bytes(),
-    .cpu_seconds(); its output is in LOGS/<name>.stdout and .stderr."""
+    --host) and `args`, and waits for its ready line. Returns the ServerProcess: .port, .stop(),
+    .rss_bytes(), .cpu_seconds(); its output is in LOGS/<name>.stdout and .stderr."""
     LOGS.mkdir(parents=True, exist_ok=True)
     try:
-        return ServerProcess(server, LOGS, host=None, name=name).start()
+        return ServerProcess(server, LOGS, host=None, name=name, args=args).start()
     except ServerStartError as e:  # it has been stopped already
         fail(f"{name}: {e}")
 

@@ -23,7 +23,8 @@ def parse_args():
     p = argparse.ArgumentParser(
         prog="echo-bench",
         description="Echo ping-pong throughput of lessons side by side, against iperf3's loopback ceiling.")
-    p.add_argument("--lessons", required=True, help="comma-separated lessons, e.g. 03,04,07 (the first is the base of the ratios)")
+    p.add_argument("--lessons", required=True, help="comma-separated lessons, e.g. 03,04,07 (the first is the base of the ratios); "
+                   "server arguments after a colon: 10,13:--threads 1")
     p.add_argument("--sessions", default="1,10,100", help="comma-separated session counts (default 1,10,100)")
     p.add_argument("--blocks", default="4096,16384", help="comma-separated block sizes in bytes (default 4096,16384)")
     # Whole seconds: iperf3 takes no fractions.
@@ -72,8 +73,8 @@ def measure_ceiling(seconds, warmup):
 def run_one(lesson, server_path, sessions, block, args, pingpong):
     """One lesson, one (sessions, block): a fresh server, one client run, the server stopped.
     Returns a dict with mib, msgs, server_cpu and error (None when all went well)."""
-    tag = f"{lesson.name}-s{sessions}-b{block}"
-    server = b.start_server(server_path, tag)
+    tag = f"{lesson.tag}-s{sessions}-b{block}"
+    server = b.start_server(server_path, tag, lesson.args)
     try:
         cpu_before = server.cpu_seconds()
         started = time.monotonic()
@@ -122,7 +123,7 @@ def main():
           f"else on the machine (nothing is pinned); {b.background_note()}")
 
     pingpong = b.build_tool("pingpong")
-    servers = {l: b.build_lesson(l) for l in args.lessons}
+    servers = {l: b.build_lesson(l) for l in args.lessons}  # one build per lesson, whatever its args
 
     ceilings = []
     results = {}  # (sessions, block, lesson) -> list of run results
@@ -142,7 +143,7 @@ def main():
                 for lesson in order:
                     r = run_one(lesson, servers[lesson], sessions, block, args, pingpong)
                     results.setdefault((sessions, block, lesson), []).append(r)
-                    line = f"run: {lesson.name:<18} sessions={sessions:<4} block={block:<7}"
+                    line = f"run: {lesson.name:<30} sessions={sessions:<4} block={block:<7}"
                     if r["mib"] is not None:
                         line += f" {r['mib']:8.1f} MiB/s {r['msgs']:9.0f} msg/s"
                     if r["server_cpu"] is not None:
@@ -179,7 +180,7 @@ def print_table(args, results, ceiling):
         return f" {mib:>8} {ratio:>6}" + (f" {share:>5}" if ceiling else "") + " "
 
     width = len(cell("", "", ""))
-    print(f"{'sessions':>8} {'block':>8} |" + "|".join(f" {l.name:<{width - 1}}"[:width] for l in args.lessons))
+    print(f"{'sessions':>8} {'block':>8} |" + "|".join(f" {l.label:<{width - 1}}"[:width] for l in args.lessons))
     sub = f"{'':>8} {'':>8} |" + "|".join(cell("MiB/s", "x" + base.name[:2], "ceil") for _ in args.lessons)
     print(sub)
     print("-" * len(sub))

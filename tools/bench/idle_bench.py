@@ -78,7 +78,7 @@ def client_line(client, prefix, timeout):
 
 def run_lesson(lesson, server_path, idleconn, args):
     n = args.connections
-    server = b.start_server(server_path, f"idle-{lesson.name}")
+    server = b.start_server(server_path, f"idle-{lesson.tag}", lesson.args)
     client = None
     result = {"lesson": lesson.name, "error": None}
     try:
@@ -90,7 +90,7 @@ def run_lesson(lesson, server_path, idleconn, args):
         client = b.start_process([idleconn, "--port", server.port, "--connections", n,
                                   "--sources", args.sources, "--timeout", args.timeout,
                                   "--hold", 4 * args.timeout + 60],
-                                 f"idle-{lesson.name}-client", stdin=subprocess.PIPE)
+                                 f"idle-{lesson.tag}-client", stdin=subprocess.PIPE)
         start = float(client_line(client, "start ", args.timeout)["monotonic"])
         # Poll often (every millisecond) so that the time is the server's, not the poll's.
         done = b.wait_until(lambda: accepted.update() >= n or not server.is_running(), args.timeout, 0.001)

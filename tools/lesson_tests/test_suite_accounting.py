@@ -53,7 +53,7 @@ def test_retired_only_is_skipped_with_its_reason(tmp_path):
     lesson = harness.load_lesson(str(directory), VOCABULARY)
     assert lesson.decide("large_message") == (
         "skip", "feature large_message retired in 03_epoll: flaky without output buffer")
-    assert lesson.decide("half_close") == ("skip", "feature half_close not in 03_epoll")
+    assert lesson.decide("half_close") == ("absent", "feature half_close not in 03_epoll")
     assert lesson.decide("echo") == ("run", None)
 
 

@@ -38,6 +38,7 @@ class Lesson:
     features: list = field(default_factory=list)
     limitations: list = field(default_factory=list)
     retired: dict = field(default_factory=dict)  # feature -> why this lesson no longer passes it
+    server_args: list = field(default_factory=list)  # passed to every server the suite starts
     vocabulary: dict = field(default_factory=dict)  # every feature name the suite knows
 
     def declared(self):
@@ -45,7 +46,8 @@ class Lesson:
         return set(self.features) | set(self.limitations)
 
     def decide(self, feature):
-        """How a test of `feature` runs here: ("run", None), ("xfail", reason) or ("skip", reason)."""
+        """How a test of `feature` runs here: ("run", None), ("xfail", reason), ("skip", reason) for a
+        feature retired here, or ("absent", reason): a feature this lesson does not have yet."""
         if feature in self.features:
             return "run", None
         if feature in self.limitations:
@@ -55,7 +57,7 @@ class Lesson:
             return "xfail", reason
         if feature in self.retired:
             return "skip", f"feature {feature} retired in {self.name}: {self.retired[feature]}"
-        return "skip", f"feature {feature} not in {self.name}"
+        return "absent", f"feature {feature} not in {self.name}"
 
 
 def _string_list(data, key, where):
@@ -79,6 +81,7 @@ def load_lesson(lesson_dir, vocabulary):
     if not isinstance(server, str) or not server:
         raise LessonError(f"{where}: `server` (the executable the suite starts) is missing")
     features = _string_list(data, "features", where)
+    server_args = _string_list(data, "server_args", where)
     limitations = _string_list(data, "limitations", where)
     retired = data.get("retired", {})
     if not isinstance(retired, dict) or not all(isinstance(v, str) for v in retired.values()):
@@ -102,4 +105,5 @@ def load_lesson(lesson_dir, vocabulary):
         raise LessonError(f"{where}:\n  " + "\n  ".join(problems) +
                           f"\n  (vocabulary: {os.path.normpath(FEATURES_TOML)})")
     return Lesson(name=name, directory=lesson_dir, server=server, features=features,
-                  limitations=limitations, retired=retired, vocabulary=vocabulary)
+                  limitations=limitations, retired=retired, vocabulary=vocabulary,
+                  server_args=server_args)
