@@ -50,6 +50,9 @@ void EventLoop::loop() {
     for (Channel* channel : activeChannels_) channel->handleEvent();
     doPendingFunctors();
   }
+  // Another thread may have queued functors after the last batch was taken, and then quit(): they
+  // were meant to run before the end (a server's last calls to its loops), so they run now.
+  doPendingFunctors();
   quit_ = false;  // after, not before: a quit() that came before loop() must not be lost
 }
 

@@ -34,8 +34,8 @@ class EventLoop : noncopyable {
   // Runs until quit(), in the loop's thread. Each round: wait for ready channels, handle each, then
   // run the functors queued so far.
   void loop();
-  // Ends the loop after the current round; from any thread. A quit() before loop() starts makes it
-  // return at once.
+  // Ends the loop after the current round; from any thread. The functors queued before quit() still
+  // run. A quit() before loop() starts makes it return at once.
   void quit();
 
   // Runs `cb` in the loop's thread: at once when called there, else queued (queueInLoop).

@@ -145,6 +145,28 @@ TEST_CASE("a quit() that comes before loop() starts is not lost") {
   CHECK_FALSE(watchdog.fired());
 }
 
+TEST_CASE("functors queued before a quit() from another thread still run") {
+  EventLoop loop;
+  Watchdog watchdog(&loop, 20);
+  Gate running;
+  Gate queued;
+  bool lastRan = false;
+  std::thread other([&] {
+    loop.queueInLoop([&] {  // the loop takes this batch and waits in it
+      running.open();
+      queued.wait();
+    });
+    running.wait();
+    loop.queueInLoop([&] { lastRan = true; });  // a batch of its own, taken after...
+    loop.quit();                                // ...the quit, if at all
+    queued.open();
+  });
+  loop.loop();
+  other.join();
+  CHECK_FALSE(watchdog.fired());
+  CHECK(lastRan);
+}
+
 TEST_CASE(
     "quitting while other threads still queue functors: the rest is dropped, nothing breaks") {
   std::atomic<bool> stop{false};
@@ -186,7 +208,7 @@ TEST_CASE("touching a loop from another thread aborts the program (a death test,
   if (child == 0) {
     std::signal(SIGABRT, SIG_DFL);  // Catch2's handler would report a failure from the child
     loop->assertInLoopThread();     // not the loop's thread: aborts
-    ::_exit(0);                  // reached only if it did not abort
+    ::_exit(0);                     // reached only if it did not abort
   }
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
