@@ -15,10 +15,13 @@ TcpServer::TcpServer(EventLoop* loop, const InetAddress& listenAddr)
 
 TcpServer::~TcpServer() {
   loop_->assertInLoopThread();
-  // Destroyed by its loop like a connection that closes by itself: after any functor it queued
-  // there (a write complete holds its address). The server's loop runs them in its next round, or
-  // destroys them unrun, closing the sockets, when it is destroyed itself. An I/O loop runs them in
-  // its last round: threadPool_, destroyed after this body, quits and joins it after that.
+  // Destroyed by its loop like a connection that closes by itself: by a functor queued after
+  // connectDestroyed(), so after any functor it queued there until then (a write complete holds its
+  // address), and it queues none once down. The server's loop runs them in its next round, or
+  // destroys them unrun, closing the sockets, when it is destroyed itself. An I/O loop may be in
+  // the middle of a batch that sends on the connection before connectDestroyed() runs: releasing
+  // it at the end of that batch would leave the write complete queued meanwhile a dead address.
+  // threadPool_, destroyed after this body, quits and joins the I/O loops.
   for (auto& entry : connections_) {
     std::shared_ptr<TcpConnection> conn = std::move(entry.second);
     EventLoop* ioLoop = conn->getLoop();
@@ -26,7 +29,10 @@ TcpServer::~TcpServer() {
       conn->connectDestroyed();
       loop_->queueInLoop([conn] {});
     } else {
-      ioLoop->queueInLoop([conn] { conn->connectDestroyed(); });  // the last owner: gone after
+      ioLoop->queueInLoop([conn, ioLoop] {
+        conn->connectDestroyed();
+        ioLoop->queueInLoop([conn] {});  // the last owner: gone after what was queued before it
+      });
     }
   }
 }

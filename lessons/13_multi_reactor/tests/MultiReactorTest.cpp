@@ -219,3 +219,47 @@ TEST_CASE(
   CHECK(good == kClientThreads * kCycles);
   CHECK(open == 0);
 }
+
+TEST_CASE(
+    "a server destroyed while its I/O loop sends: no write complete outlives its connection") {
+  // ~TcpServer hands each connection to its loop to be destroyed. A send that loop runs just before
+  // (a worker's reply, say) queues a write complete holding the connection's address, into the
+  // loop's next batch: the connection must still exist when that runs. The more connections, the
+  // longer ~TcpServer is still queueing while the loop runs those batches; AddressSanitizer
+  // (-DSANITIZE=address) reports any write complete that runs on a destroyed connection.
+  constexpr int kRounds = 20;
+  constexpr int kConnections = 64;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<int> clients;
+    std::atomic<int> writeCompletes{0};
+    std::atomic<int> down{0};
+    {
+      EventLoop loop;
+      Watchdog watchdog(&loop, 20);
+      std::mutex mutex;
+      std::vector<TcpConnection*> connections;  // each valid until its loop reports it down
+      TcpServer server(&loop, InetAddress(0, "127.0.0.1"));
+      server.setThreadNum(1);
+      server.setConnectionCallback([&](TcpConnection& conn) {
+        if (!conn.connected()) {
+          ++down;
+          return;
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        connections.push_back(&conn);
+        if (connections.size() == kConnections) loop.queueInLoop([&] { loop.quit(); });
+      });
+      server.setWriteCompleteCallback([&](TcpConnection&) { ++writeCompletes; });
+      server.start();
+      for (int i = 0; i < kConnections; ++i) clients.push_back(connectTo(server.listenAddress()));
+      loop.loop();
+      REQUIRE_FALSE(watchdog.fired());
+      EventLoop* ioLoop = server.ioLoops().front();
+      std::lock_guard<std::mutex> lock(mutex);
+      for (TcpConnection* conn : connections) ioLoop->queueInLoop([conn] { conn->send("x"); });
+    }  // ~TcpServer queues each connection's destruction behind its send
+    CHECK(down == kConnections);
+    CHECK(writeCompletes <= kConnections);
+    for (int fd : clients) ::close(fd);
+  }
+}
