@@ -8,6 +8,7 @@ the `listening on HOST:PORT` ready line, VmRSS and CPU time from /proc, stop by 
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -25,9 +26,12 @@ from harness.server import (  # noqa: E402,F401
     read_text)
 
 
+def program_name():
+    return Path(sys.argv[0]).stem.replace("_", "-")  # echo_bench.py -> echo-bench, its command
+
+
 def fail(message):
-    prog = Path(sys.argv[0]).stem.replace("_", "-")  # echo_bench.py -> echo-bench, its command
-    print(f"{prog}: {message}", file=sys.stderr)
+    print(f"{program_name()}: {message}", file=sys.stderr)
     sys.exit(1)
 
 
@@ -51,9 +55,10 @@ class Target:
         return "_".join((self.path.name, *self.args)).replace("-", "")
 
 
-def find_lessons(spec):
+def find_lessons(spec, error=fail):
     """'03,04,07' (or full names, '03_epoll') -> the targets, in the order given. A lesson may carry
-    server arguments after a colon: '10,13:--threads 1,13:--threads 2'."""
+    server arguments after a colon: '10,13:--threads 1,13:--threads 2'. A spec that names no lesson
+    goes to `error` (fail, or an ArgumentParser's error for a usage error)."""
     found = []
     for item in spec.split(","):
         item, _, server_args = item.strip().partition(":")
@@ -64,22 +69,30 @@ def find_lessons(spec):
         matches = sorted(p for p in (ROOT / "lessons").glob(f"{item}*") if p.is_dir())
         if len(matches) != 1:
             names = ", ".join(p.name for p in sorted((ROOT / "lessons").iterdir()))
-            fail(f"no single lesson matches {item!r} (lessons: {names})")
+            error(f"no single lesson matches {item!r} (lessons: {names})")
         found.append(Target(matches[0], tuple(server_args.split())))
     if not found:
-        fail("no lessons given")
+        error("no lessons given")
     return found
 
 
-def cmake_build(source, build_dir, target, log_name):
-    """Configures once (Release) and builds `target`; an up-to-date build is a quick no-op, and a
-    changed source (a lesson still being written) is rebuilt."""
+def cmake_build(source, build_dir, target, log_name, defines=()):
+    """Configures once (Release, and `defines`: 'NAME=VALUE' cache entries) and builds `target`; an
+    up-to-date build is a quick no-op, and a changed source (a lesson still being written) is
+    rebuilt."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"build-{log_name}.log"
     cache = build_dir / "CMakeCache.txt"
+    wanted = ["CMAKE_BUILD_TYPE=Release", *defines]
+    entries = set()  # the cache's NAME=VALUE, without the :TYPE
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            name, colon, rest = line.partition(":")
+            if colon and "=" in rest and not line.startswith(("#", "//")):
+                entries.add(f"{name}={rest.partition('=')[2]}")
     steps = []
-    if not cache.exists() or "CMAKE_BUILD_TYPE:STRING=Release" not in cache.read_text():
-        steps.append(["cmake", "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release"])
+    if not all(entry in entries for entry in wanted):
+        steps.append(["cmake", "-S", str(source), "-B", str(build_dir), *(f"-D{entry}" for entry in wanted)])
     steps.append(["cmake", "--build", str(build_dir), "--target", target, "-j", str(os.cpu_count() or 2)])
     with open(log, "w") as out:
         for step in steps:
@@ -132,6 +145,60 @@ def start_server(server, name, args=()):
         fail(f"{name}: {e}")
 
 
+def result_fields(output):
+    """The key=value fields of a client's machine-readable last line, `result key=value ...`
+    ({} when it printed none), as strings."""
+    fields = {}
+    for line in output.splitlines():
+        if line.startswith("result "):
+            fields = dict(item.split("=", 1) for item in line.split()[1:])
+    return fields
+
+
+def run_program(args, timeout):
+    """Runs a program to its end, or for at most `timeout` seconds, with its output captured.
+    Returns its result_fields() and an error: None when it exited 0, else one line saying why not
+    (its last line on stderr, usually)."""
+    name = Path(str(args[0])).name
+    try:
+        done = subprocess.run([str(arg) for arg in args], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {}, f"{name} did not finish within {timeout:.0f} s"
+    why = [line for line in done.stderr.splitlines() if line.strip()]
+    error = None if done.returncode == 0 else why[-1] if why else f"{name}: {describe_exit(done.returncode)}"
+    return result_fields(done.stdout), error
+
+
+@dataclass
+class ClientRun:
+    """What run_client() saw: the client's result fields, the server's CPU use, and what failed."""
+    fields: dict  # the client's `result` line (result_fields); {} if it printed none
+    server_cpu: float  # CPU time the server used per second of the run: 1.0 is one core, busy
+    error: str  # None when all went well; else one line saying what failed
+    server_died: bool
+    server: ServerProcess  # stopped by now; its output stays in its files
+
+
+def run_client(target, server_path, name, client_args, timeout):
+    """One measurement: starts the target's server fresh (start_server, logs named `name`), runs a
+    client (client_args, then --port and the server's port) to the end or for at most `timeout`
+    seconds, with its output captured, and stops the server by its PID (also when we are
+    interrupted: the server runs in its own session)."""
+    server = start_server(server_path, name, target.args)
+    try:
+        cpu_before = server.cpu_seconds()
+        started = time.monotonic()
+        fields, client_error = run_program([*client_args, "--port", server.port], timeout)
+        elapsed = time.monotonic() - started
+        # Still readable if the server has died: it is not reaped until is_running() looks.
+        cpu_after = server.cpu_seconds()
+        died = not server.is_running()
+    finally:
+        server.stop()
+    error = f"the server died during the run (see {server.stderr_path})" if died else client_error
+    return ClientRun(fields, (cpu_after - cpu_before) / elapsed, error, died, server)
+
+
 def free_port():
     """A port nobody listens on right now (the kernel's choice for a socket bound to port 0)."""
     with socket.socket() as s:
@@ -176,17 +243,63 @@ def background_note(seconds=1.0):
     return f"the cores were {100 * share:.0f}% busy with other work{warning}"
 
 
-def parse_list(text, kind, low, high):
+def machine_note(sharers):
+    """The line that opens a run: the cores, who shares them (`sharers`, besides everything else on
+    the machine), and how busy they are with other work."""
+    return (f"{program_name()}: {os.cpu_count() or 1} cores, shared by {sharers} and everything else on "
+            f"the machine (nothing is pinned); {background_note()}")
+
+
+def turn_order(lessons, rep):
+    """The lessons in the order repetition `rep` runs them: each repetition starts with the next
+    lesson, so that none always goes first."""
+    k = rep % len(lessons)
+    return lessons[k:] + lessons[:k]
+
+
+def finish(results, logs=True):
+    """The end of a run, after its table: says how many runs failed (the lists of run dicts, each with
+    an "error", in results' values) and where their logs are. Returns the exit status: 1 if any failed."""
+    failures = sum(1 for runs in results.values() for r in runs if r["error"])
+    if failures:
+        print(f"{program_name()}: {failures} runs FAILED" + (f" (logs in {LOGS})" if logs else ""))
+    return 1 if failures else 0
+
+
+def parse_list(text, kind, low, high, error=fail):
     values = []
     for item in text.split(","):
         try:
             value = kind(item)
         except ValueError:
-            fail(f"not a number: {item!r}")
+            error(f"not a number: {item!r}")
         if not low <= value <= high:
-            fail(f"{value} is out of range ({low}..{high})")
+            error(f"{value} is out of range ({low}..{high})")
         values.append(value)
     return values
+
+
+def good_values(runs, key):
+    """The `key` figures of the runs (dicts with an "error") that went well."""
+    return [r[key] for r in runs if r[key] is not None and not r["error"]]
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def ratio(value, base):
+    """A table's xNN column: `value` over the first lesson's."""
+    return f"{value / base:.2f}" if base else "-"
+
+
+def print_spread(cells, repeat):
+    """The line under a table of medians that says how far apart the runs of a cell were: `cells`
+    holds each cell's figures, one per run. Nothing when no cell has two figures to compare."""
+    spreads = [(max(v) - min(v)) / statistics.median(v) for v in cells if len(v) > 1 and statistics.median(v)]
+    if spreads:
+        print(f"Spread between the {repeat} runs of a cell ((max - min) / median): "
+              f"median {100 * statistics.median(spreads):.0f}%, largest {100 * max(spreads):.0f}%")
 
 
 def size_label(n):

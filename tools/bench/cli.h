@@ -1,16 +1,19 @@
 #pragma once
 
-// What the benchmark clients share about their command line and the way a run ends. A bad command
-// line prints the client's usage and exits 2, like every program of the course; a run that cannot
-// give meaningful figures exits 1.
+// What the benchmark clients share about their command line, their measured time and the way a run
+// ends. A bad command line prints the client's usage and exits 2, like every program of the course;
+// a run that cannot give meaningful figures exits 1.
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
 #include <system_error>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -131,3 +134,17 @@ class CommandLine {
   const Program& program_;
   const std::vector<Flag> flags_;
 };
+
+// The measured time of a client whose threads make load until *stopping is set: `warmup` seconds
+// of load first, then a snapshot of the counters (take(), which notes its own time), another one
+// `seconds` later, and then *stopping is set. Returns the two snapshots; the threads are still to
+// be joined.
+template <typename Take>
+auto measure(double warmup, double seconds, std::atomic<bool>* stopping, Take take) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
+  auto start = take();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  auto end = take();
+  *stopping = true;
+  return std::make_pair(start, end);
+}

@@ -14,7 +14,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 import benchlib as b
 
@@ -73,38 +72,16 @@ def measure_ceiling(seconds, warmup):
 def run_one(lesson, server_path, sessions, block, args, pingpong):
     """One lesson, one (sessions, block): a fresh server, one client run, the server stopped.
     Returns a dict with mib, msgs, server_cpu and error (None when all went well)."""
-    tag = f"{lesson.tag}-s{sessions}-b{block}"
-    server = b.start_server(server_path, tag, lesson.args)
-    try:
-        cpu_before = server.cpu_seconds()
-        started = time.monotonic()
-        cmd = [str(pingpong), "--port", str(server.port), "--sessions", str(sessions), "--block", str(block),
-               "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--threads", str(args.client_threads)]
-        try:
-            client = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + args.warmup + 60)
-            client_rc, client_out, client_err = client.returncode, client.stdout, client.stderr
-        except subprocess.TimeoutExpired:
-            client_rc, client_out, client_err = -1, "", "the client did not finish in time"
-        elapsed = time.monotonic() - started
-        # Still readable if the server has died: it is not reaped until is_running() looks.
-        cpu_after = server.cpu_seconds()
-        died = not server.is_running()
-    finally:
-        server.stop()  # also when we are interrupted: the server runs in its own session
-
-    result = {"mib": None, "msgs": None, "server_cpu": None, "error": None}
-    for line in client_out.splitlines():
-        if line.startswith("result "):
-            fields = dict(item.split("=", 1) for item in line.split()[1:])
-            result["mib"] = float(fields["mib_per_s"])
-            result["msgs"] = float(fields["msgs_per_s"])
-    result["server_cpu"] = (cpu_after - cpu_before) / elapsed
-    dropped = sum(1 for line in server.stderr_text(limit=None).splitlines() if line.startswith("dropped"))
-    if died:
-        result["error"] = f"the server died during the run (see {server.stderr_path})"
-    elif client_rc != 0:
-        why = [l for l in client_err.splitlines() if l.strip()]
-        result["error"] = why[-1] if why else f"client exit code {client_rc}"
+    cmd = [pingpong, "--sessions", sessions, "--block", block, "--seconds", args.seconds,
+           "--warmup", args.warmup, "--threads", args.client_threads]
+    run = b.run_client(lesson, server_path, f"{lesson.tag}-s{sessions}-b{block}", cmd,
+                       timeout=args.seconds + args.warmup + 60)
+    result = {"mib": None, "msgs": None, "server_cpu": run.server_cpu, "error": run.error}
+    if "mib_per_s" in run.fields:
+        result["mib"] = float(run.fields["mib_per_s"])
+        result["msgs"] = float(run.fields["msgs_per_s"])
+    if run.error and not run.server_died:
+        dropped = sum(1 for line in run.server.stderr_text(limit=None).splitlines() if line.startswith("dropped"))
         if dropped:
             result["error"] += f"; the server reported {dropped} 'dropped' writes"
     return result
@@ -113,14 +90,12 @@ def run_one(lesson, server_path, sessions, block, args, pingpong):
 def main():
     sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, also through a pipe
     args = parse_args()
-    cores = os.cpu_count() or 1
     cells = len(args.sessions) * len(args.blocks) * len(args.lessons) * args.repeat
     ceiling_runs = 0 if args.no_ceiling else args.repeat
     estimate = (cells + ceiling_runs) * (args.seconds + args.warmup + 0.5)
     print(f"echo-bench: {', '.join(l.name for l in args.lessons)}; sessions {args.sessions}, blocks {args.blocks}; "
           f"{args.seconds} s measured after {args.warmup} s warm-up per run; about {estimate:.0f} s in all")
-    print(f"echo-bench: {cores} cores, shared by the server, the {args.client_threads}-thread client and everything "
-          f"else on the machine (nothing is pinned); {b.background_note()}")
+    print(b.machine_note(f"the server, the {args.client_threads}-thread client"))
 
     pingpong = b.build_tool("pingpong")
     servers = {l: b.build_lesson(l) for l in args.lessons}  # one build per lesson, whatever its args
@@ -137,7 +112,7 @@ def main():
                 print(f"ceiling: iperf3, 1 stream over loopback: {ceiling:.1f} MiB/s")
         # Lessons run next to each other for each cell, so that a noisy moment hits them alike, and
         # each repetition starts with the next lesson, so that none always goes first.
-        order = args.lessons[rep % len(args.lessons):] + args.lessons[:rep % len(args.lessons)]
+        order = b.turn_order(args.lessons, rep)
         for sessions in args.sessions:
             for block in args.blocks:
                 for lesson in order:
@@ -155,15 +130,11 @@ def main():
     print(f"echo-bench: after the runs, {b.background_note()}")
     ceiling = statistics.median(ceilings) if ceilings else None
     print_table(args, results, ceiling)
-    failures = sum(1 for runs in results.values() for r in runs if r["error"])
-    if failures:
-        print(f"echo-bench: {failures} runs FAILED (logs in {b.LOGS})")
-    return 1 if failures else 0
+    return b.finish(results)
 
 
 def median_mib(runs):
-    values = [r["mib"] for r in runs if r["mib"] is not None and not r["error"]]
-    return statistics.median(values) if values else None
+    return b.median(b.good_values(runs, "mib"))
 
 
 def print_table(args, results, ceiling):
@@ -193,19 +164,10 @@ def print_table(args, results, ceiling):
                 if mib is None:
                     cells.append(cell("FAILED", "", ""))
                     continue
-                ratio = f"{mib / base_mib:.2f}" if base_mib else "-"
                 share = f"{100 * mib / ceiling:.0f}%" if ceiling else ""
-                cells.append(cell(f"{mib:.1f}", ratio, share))
+                cells.append(cell(f"{mib:.1f}", b.ratio(mib, base_mib), share))
             print(f"{sessions:>8} {b.size_label(block):>8} |" + "|".join(cells))
-    if args.repeat > 1:
-        spreads = []
-        for runs in results.values():
-            values = [r["mib"] for r in runs if r["mib"] is not None and not r["error"]]
-            if len(values) > 1:
-                spreads.append((max(values) - min(values)) / statistics.median(values))
-        if spreads:
-            print(f"Spread between the {args.repeat} runs of a cell ((max - min) / median): "
-                  f"median {100 * statistics.median(spreads):.0f}%, largest {100 * max(spreads):.0f}%")
+    b.print_spread([b.good_values(runs, "mib") for runs in results.values()], args.repeat)
     print()
     print(f"Notes: client and server share this machine's {os.cpu_count()} cores (nothing pinned), so a "
           f"faster client leaves less CPU to the server, and each figure depends on where the scheduler puts "

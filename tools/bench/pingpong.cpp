@@ -250,10 +250,6 @@ Snapshot snapshot(const std::vector<std::unique_ptr<Counters>>& counters) {
   return s;
 }
 
-void sleepFor(double seconds) {
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-}
-
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -287,11 +283,8 @@ int main(int argc, char* argv[]) {
     threads.emplace_back(runThread, mine, counters.back().get(), o.stallSeconds, &stalled);
   }
 
-  sleepFor(o.warmup);
-  const Snapshot start = snapshot(counters);
-  sleepFor(o.seconds);
-  const Snapshot end = snapshot(counters);
-  stopping = true;
+  const auto [start, end] =
+      measure(o.warmup, o.seconds, &stopping, [&counters] { return snapshot(counters); });
   for (std::thread& t : threads) t.join();
   for (Session& s : sessions) ::close(s.fd);
 
