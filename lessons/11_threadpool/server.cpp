@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -43,7 +44,7 @@ const char kUsage[] =
     "  --host ADDR    IPv4 address to listen on (default 127.0.0.1)\n"
     "  --port N       port to listen on, 0 lets the kernel choose (default 9877)\n"
     "  --work-ms MS   work on each message for MS milliseconds before echoing it (default 0)\n"
-    "  --workers N    threads doing that work (default 4)\n"
+    "  --workers N    threads doing that work; 0: none, the loop does it (default 4)\n"
     "  --queue N      at most N tasks wait for a worker (default 64)\n";
 
 // How much echo may wait for a slow reader, and how much input may wait for its connection's task
@@ -186,6 +187,19 @@ class Dispatcher : noncopyable {
   ThreadPool pool_;
 };
 
+// --workers 0: no pool. The loop works on each message itself and echoes it, as lesson 10 did (so
+// --work-ms stalls every client again); what is left to compare with the pool is the cost of its
+// hand-offs. The output's high-water mark stops reading until it has drained.
+void echoInLoop(TcpServer& server, int workMs) {
+  server.setMessageCallback([workMs](TcpConnection& conn, Buffer* input) {
+    if (workMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(workMs));
+    conn.send(input);
+  });
+  server.setHighWaterMarkCallback([](TcpConnection& conn, size_t) { conn.stopRead(); },
+                                  kHighWaterMark);
+  server.setWriteCompleteCallback([](TcpConnection& conn) { conn.startRead(); });
+}
+
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -207,21 +221,27 @@ int main(int argc, char* argv[]) {
     // What the callbacks use is declared before the server: ~TcpServer reports every connection
     // still open as closed, through these callbacks, so it must outlive the server.
     int clients = 0;
-    Dispatcher dispatcher(&loop, options);
+    std::optional<Dispatcher> dispatcher;  // none with --workers 0
+    if (options.workers > 0) dispatcher.emplace(&loop, options);
     TcpServer server(&loop, InetAddress(options.port, options.host));
     server.setConnectionCallback([&clients, &dispatcher](TcpConnection& conn) {
       clients += conn.connected() ? 1 : -1;
       std::printf("%s %s (%d clients)\n", conn.connected() ? "accepted" : "closed",
                   conn.peerAddress().toIpPort().c_str(), clients);
-      dispatcher.onConnection(conn);
+      if (dispatcher) dispatcher->onConnection(conn);
     });
-    server.setMessageCallback(
-        [&dispatcher](TcpConnection& conn, Buffer* input) { dispatcher.onMessage(conn, input); });
-    server.setHighWaterMarkCallback(
-        [&dispatcher](TcpConnection& conn, size_t) { dispatcher.onHighWaterMark(conn); },
-        kHighWaterMark);
-    server.setWriteCompleteCallback(
-        [&dispatcher](TcpConnection& conn) { dispatcher.onWriteComplete(conn); });
+    if (dispatcher) {
+      server.setMessageCallback([&dispatcher](TcpConnection& conn, Buffer* input) {
+        dispatcher->onMessage(conn, input);
+      });
+      server.setHighWaterMarkCallback(
+          [&dispatcher](TcpConnection& conn, size_t) { dispatcher->onHighWaterMark(conn); },
+          kHighWaterMark);
+      server.setWriteCompleteCallback(
+          [&dispatcher](TcpConnection& conn) { dispatcher->onWriteComplete(conn); });
+    } else {
+      echoInLoop(server, options.workMs);
+    }
     server.start();
     std::printf("%d workers, %d ms of work per message, at most %d tasks waiting\n",
                 options.workers, options.workMs, options.queue);

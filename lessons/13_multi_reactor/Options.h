@@ -17,7 +17,7 @@ struct Options {
   uint16_t port = 9877;  // the port of the examples in Stevens' UNIX Network Programming
   int threads = 0;       // I/O threads besides the accepting one (muduo's setThreadNum)
   int workMs = 0;        // how long each message's work takes (a stand-in for a blocking call)
-  int workers = 4;       // threads running that work
+  int workers = 4;       // threads running that work; 0: none, the loop does it
   int queue = 64;        // at most this many tasks wait for a worker
   bool help = false;
 };
@@ -82,7 +82,7 @@ inline Options parseOptions(int argc, const char* const argv[]) {
     } else if (arg == "--work-ms") {
       options.workMs = parseNumber(arg, value(), 0, 60000);
     } else if (arg == "--workers") {
-      options.workers = parseNumber(arg, value(), 1, 256);
+      options.workers = parseNumber(arg, value(), 0, 256);
     } else if (arg == "--queue") {
       options.queue = parseNumber(arg, value(), 1, 1000000);
     } else {

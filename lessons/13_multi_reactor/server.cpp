@@ -27,6 +27,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -53,7 +54,7 @@ const char kUsage[] =
     "  --port N       port to listen on, 0 lets the kernel choose (default 9877)\n"
     "  --threads N    I/O threads besides the accepting one; 0: one loop does all (default 0)\n"
     "  --work-ms MS   work on each message for MS milliseconds before echoing it (default 0)\n"
-    "  --workers N    threads doing that work (default 4)\n"
+    "  --workers N    threads doing that work; 0: none, the loop does it (default 4)\n"
     "  --queue N      at most N tasks wait for a worker (default 64)\n";
 
 // How much echo may wait for a slow reader, and how much input may wait for its connection's task
@@ -247,6 +248,19 @@ class Dispatcher : noncopyable {
   ThreadPool* pool_ = nullptr;
 };
 
+// --workers 0: no pool. The loop works on each message itself and echoes it, as lesson 10 did (so
+// --work-ms stalls every client again); what is left to compare with the pool is the cost of its
+// hand-offs. The output's high-water mark stops reading until it has drained.
+void echoInLoop(TcpServer& server, int workMs) {
+  server.setMessageCallback([workMs](TcpConnection& conn, Buffer* input) {
+    if (workMs > 0) std::this_thread::sleep_for(std::chrono::milliseconds(workMs));
+    conn.send(input);
+  });
+  server.setHighWaterMarkCallback([](TcpConnection& conn, size_t) { conn.stopRead(); },
+                                  kHighWaterMark);
+  server.setWriteCompleteCallback([](TcpConnection& conn) { conn.startRead(); });
+}
+
 }  // namespace
 
 int main(int argc, char* argv[]) {
@@ -271,36 +285,43 @@ int main(int argc, char* argv[]) {
     std::atomic<int> clients{0};
     Dispatcher dispatcher(options);
     // Before the server too: its I/O loops offer the pool tasks until they stop. Started after the
-    // signals are blocked (the workers inherit the mask).
-    ThreadPool pool(static_cast<size_t>(options.workers), static_cast<size_t>(options.queue));
+    // signals are blocked (the workers inherit the mask). None with --workers 0.
+    std::optional<ThreadPool> pool;
+    if (options.workers > 0) {
+      pool.emplace(static_cast<size_t>(options.workers), static_cast<size_t>(options.queue));
+    }
     TcpServer server(&loop, InetAddress(options.port, options.host));
     server.setThreadNum(options.threads);
-    server.setConnectionCallback([&clients, &dispatcher](TcpConnection& conn) {
+    server.setConnectionCallback([&clients, &dispatcher, &pool](TcpConnection& conn) {
       const int now = clients += conn.connected() ? 1 : -1;
       std::printf("%s %s on %s (%d clients)\n", conn.connected() ? "accepted" : "closed",
                   conn.peerAddress().toIpPort().c_str(), conn.getLoop()->name().c_str(), now);
-      dispatcher.onConnection(conn);
+      if (pool) dispatcher.onConnection(conn);
     });
-    server.setMessageCallback(
-        [&dispatcher](TcpConnection& conn, Buffer* input) { dispatcher.onMessage(conn, input); });
-    server.setHighWaterMarkCallback(
-        [&dispatcher](TcpConnection& conn, size_t) { dispatcher.onHighWaterMark(conn); },
-        kHighWaterMark);
-    server.setWriteCompleteCallback(
-        [&dispatcher](TcpConnection& conn) { dispatcher.onWriteComplete(conn); });
+    if (pool) {
+      server.setMessageCallback(
+          [&dispatcher](TcpConnection& conn, Buffer* input) { dispatcher.onMessage(conn, input); });
+      server.setHighWaterMarkCallback(
+          [&dispatcher](TcpConnection& conn, size_t) { dispatcher.onHighWaterMark(conn); },
+          kHighWaterMark);
+      server.setWriteCompleteCallback(
+          [&dispatcher](TcpConnection& conn) { dispatcher.onWriteComplete(conn); });
+    } else {
+      echoInLoop(server, options.workMs);
+    }
     // Yet the workers must stop before the I/O loops do: a task still running hands its reply to
     // one of them. Declared after the server, this guard stops them first, whichever way main()
     // leaves this block; the pool then refuses the tasks the loops still offer.
     struct StopWorkersFirst {
       Dispatcher& dispatcher;
-      ThreadPool& pool;
+      std::optional<ThreadPool>& pool;
       ~StopWorkersFirst() {
         dispatcher.stop();
-        pool.stop();
+        if (pool) pool->stop();
       }
     } stopWorkersFirst{dispatcher, pool};
     server.start();
-    dispatcher.start(server.ioLoops(), &pool);
+    if (pool) dispatcher.start(server.ioLoops(), &*pool);
     std::printf("%d I/O threads, %d workers, %d ms of work per message, at most %d tasks waiting\n",
                 options.threads, options.workers, options.workMs, options.queue);
     std::printf("listening on %s\n", server.listenAddress().toIpPort().c_str());

@@ -73,7 +73,8 @@ TEST_CASE("--workers and --queue size the thread pool") {
   const Options options = parse({"--workers", "8", "--queue", "2"});
   CHECK(options.workers == 8);
   CHECK(options.queue == 2);
-  CHECK_THROWS_AS(parse({"--workers", "0"}), UsageError);
+  CHECK(parse({"--workers", "0"}).workers == 0);  // no pool: the loop does the work
+  CHECK_THROWS_AS(parse({"--workers", "-1"}), UsageError);
   CHECK_THROWS_AS(parse({"--workers", "257"}), UsageError);
   CHECK_THROWS_AS(parse({"--queue", "0"}), UsageError);
 }
