@@ -18,14 +18,18 @@ if(WARNINGS_AS_ERRORS)
 endif()
 
 set(SANITIZE "" CACHE STRING "Sanitizers: empty, 'address' (ASan + UBSan) or 'thread' (TSan)")
+# A sanitizer build is for finding bugs, not for a debugger: -O1 -g1 (after the build type's -O2 -g,
+# so they win) keeps the line tables its reports need, runs fast enough, and compiles a third faster
+# (lesson 14's ASan build: 67 s with -O2 -g, 42 s).
+set(SANITIZER_BUILD_OPTIONS -O1 -g1 -fno-omit-frame-pointer)
 if(SANITIZE STREQUAL "address")
   # No vptr check: it needs a spare file descriptor to probe memory, and with none left (the
   # fd-exhaustion tests) GCC 12's UBSan reports every virtual call as an invalid object.
   add_compile_options(-fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all
-                      -fno-omit-frame-pointer)
+                      ${SANITIZER_BUILD_OPTIONS})
   add_link_options(-fsanitize=address,undefined -fno-sanitize=vptr)
 elseif(SANITIZE STREQUAL "thread")
-  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_compile_options(-fsanitize=thread ${SANITIZER_BUILD_OPTIONS})
   add_link_options(-fsanitize=thread)
 elseif(NOT SANITIZE STREQUAL "")
   message(FATAL_ERROR "SANITIZE must be empty, 'address' or 'thread', not '${SANITIZE}'")
