@@ -132,7 +132,7 @@ TEST_CASE("a send from another thread of a temporary string outlives every other
   CHECK(weak.expired());
 }
 
-TEST_CASE("a server's connection: its map holds one reference; released in its own loop's thread") {
+TEST_CASE("a server's connection: its map holds one reference, and none is left once it closed") {
   EventLoop loop;
   Watchdog watchdog(&loop, 20);
   std::mutex mutex;

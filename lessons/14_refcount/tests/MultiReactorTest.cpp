@@ -224,10 +224,11 @@ TEST_CASE(
 TEST_CASE(
     "a server destroyed while its I/O loop sends: no write complete outlives its connection") {
   // ~TcpServer hands each connection to its loop to be destroyed. A send that loop runs just before
-  // (a worker's reply, say) queues a write complete holding the connection's address, into the
-  // loop's next batch: the connection must still exist when that runs. The more connections, the
-  // longer ~TcpServer is still queueing while the loop runs those batches; AddressSanitizer
-  // (-DSANITIZE=address) reports any write complete that runs on a destroyed connection.
+  // (a worker's reply, say) queues a write complete, which holds the connection (lesson 13's held
+  // only its address), into the loop's next batch: the connection must still exist when that runs.
+  // The more connections, the longer ~TcpServer is still queueing while the loop runs those
+  // batches; AddressSanitizer (-DSANITIZE=address) reports any write complete that runs on a
+  // destroyed connection.
   constexpr int kRounds = 20;
   constexpr int kConnections = 64;
   for (int round = 0; round < kRounds; ++round) {
