@@ -1376,7 +1376,7 @@ def cmd_demos(course: Course, args: argparse.Namespace) -> int:
     if args.list:
         return list_demos(selected, readmes)
     tree = Path(tempfile.mkdtemp(prefix="lesson-demos-"))
-    runner = DemoRunner(course, tree)
+    runner = DemoRunner(course, tree, args.prebuilt.resolve() if args.prebuilt else None)
     try:
         for lesson in selected:
             runner.run_lesson(lesson, readmes[lesson.name])
@@ -1417,8 +1417,8 @@ def print_tail(text: str, lines: int) -> None:
 class DemoRunner:
     """Runs demos in one temporary tree that holds lone copies of lessons, each built once."""
 
-    def __init__(self, course: Course, tree: Path):
-        self.course, self.tree = course, tree
+    def __init__(self, course: Course, tree: Path, prebuilt: Path | None = None):
+        self.course, self.tree, self.prebuilt = course, tree, prebuilt
         self.builds: dict[str, str | None] = {}  # lesson name -> None when it built, else why not
         self.count = self.failed = 0
 
@@ -1434,6 +1434,8 @@ class DemoRunner:
     def _build(self, lesson: Lesson) -> str | None:
         copy = self.copy_of(lesson)
         copy_lesson(self.course, lesson, copy)
+        if self.take_prebuilt(lesson, copy):
+            return None
         started, log = time.monotonic(), []
         # Only the programs lesson.toml names: compiling the unit tests would take most of the time.
         for step in build_steps(lesson.list_of("executables")):
@@ -1447,6 +1449,25 @@ class DemoRunner:
         print(f"{lesson.name}: built in a standalone copy ({time.monotonic() - started:.1f} s)",
               flush=True)
         return None
+
+    def take_prebuilt(self, lesson: Lesson, copy: Path) -> bool:
+        """With --prebuilt: put the lesson's programs (and static libraries, which some demos link
+        against) from a build of the same files into the copy's build/, instead of building it
+        again. Only if every program is there and newer than every file of the lesson."""
+        if self.prebuilt is None:
+            return False
+        built = self.prebuilt / lesson.name
+        programs = [built / name for name in lesson.list_of("executables")]
+        if not programs or not all(p.is_file() for p in programs):
+            return False
+        newest = max(path.stat().st_mtime for path in self.course.files(lesson).values())
+        if min(p.stat().st_mtime for p in programs) < newest:
+            return False
+        (copy / "build").mkdir()
+        for path in programs + sorted(built.glob("*.a")):
+            shutil.copy2(path, copy / "build" / path.name)
+        print(f"{lesson.name}: programs taken from {built}", flush=True)
+        return True
 
     def run_lesson(self, lesson: Lesson, readme: ReadmeDemos) -> None:
         print_unmarked(lesson, readme)
@@ -1743,6 +1764,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="lessons whose demos to run: 3, 03 or 03_epoll (default: all)")
     demos.add_argument("--list", action="store_true",
                        help="list the demos (lesson, number, section, line); build and run nothing")
+    demos.add_argument("--prebuilt", metavar="DIR", type=Path,
+                       help="take each lesson's programs from DIR/<lesson> (a whole-course build's "
+                       "build/lessons) instead of building its copy, when they are newer than "
+                       "every file of the lesson (CI: the same files, built the same way, once)")
     demos.add_argument("--keep", action="store_true",
                        help="keep the temporary tree (lesson copies, builds, scripts, outputs) "
                        "and print where it is")

@@ -6,6 +6,7 @@ into the build tree, which the demos read, so a build takes a fraction of a seco
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import socket
@@ -320,6 +321,31 @@ def test_a_section_one_demo_alone_gets_the_previous_lesson_built(tmp_path):
     assert [line.split(" (")[0] for line in lines] == [
         "01_first: built in a standalone copy", "02_second: built in a standalone copy",
         "02_second: demo 1", "demos: 1 run in 1 lessons, 0 failed"]
+
+
+def test_prebuilt_programs_are_taken_when_newer_than_the_lesson_and_built_otherwise(tmp_path):
+    root = tmp_path / "prebuilt"
+    write(root / "tools" / "features.toml", '[features]\necho = "echo"\n')
+    make_lesson(root, "01_first", lesson_readme(1, section4=[demo("build/server\n", "prebuilt\n")]))
+    make_lesson(root, "02_second", lesson_readme(2, section4=[demo("cat build/greeting\n",
+                                                                   "greetings from lesson 2\n")]))
+    prebuilt = tmp_path / "build" / "lessons"
+    for name in ("01_first", "02_second"):
+        write(prebuilt / name / "server", "#!/bin/sh\necho prebuilt\n")
+        (prebuilt / name / "server").chmod(0o755)
+    write(prebuilt / "01_first" / "libreactor.a", "not really an archive\n")
+    # Lesson 2 changed after its programs were built: its copy is built again.
+    newer = (prebuilt / "02_second" / "server").stat().st_mtime + 10
+    os.utime(root / "lessons" / "02_second" / "README.md", (newer, newer))
+    result = run_tool(root, "demos", "--keep", "--prebuilt", str(prebuilt))
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert [line.split(" (")[0] for line in lines[:-2]] == [
+        f"01_first: programs taken from {prebuilt.resolve() / '01_first'}", "01_first: demo 1",
+        "02_second: built in a standalone copy", "02_second: demo 1"]
+    kept = Path(re.fullmatch(r"demos: kept the temporary tree (\S+)", lines[-2]).group(1))
+    assert (kept / "lessons" / "01_first" / "build" / "libreactor.a").is_file()
+    shutil.rmtree(kept)
 
 
 def test_a_lesson_without_demos_builds_nothing(course):
