@@ -1,5 +1,6 @@
-# Build settings the benchmark programs share, included by tools/bench/CMakeLists.txt and
-# tools/bench/xthread/CMakeLists.txt: C++17, Release unless told otherwise, warnings as errors.
+# Build settings the benchmark programs share, included by tools/bench/CMakeLists.txt,
+# tools/bench/xthread/CMakeLists.txt and tools/bench/timer/CMakeLists.txt: C++17, Release unless
+# told otherwise, warnings as errors.
 set(CMAKE_CXX_STANDARD 17)
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_CXX_EXTENSIONS OFF)

@@ -6,7 +6,9 @@ suite's harness (tools/client_suite/harness/server.py), the one copy of that cod
 the `listening on HOST:PORT` ready line, VmRSS and CPU time from /proc, stop by PID.
 """
 
+import contextlib
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -76,6 +78,21 @@ def find_lessons(spec, error=fail):
     return found
 
 
+def find_library_lessons(spec, header, needed, missing, error):
+    """find_lessons(spec, error) for a benchmark that runs no server, only a program built against each
+    lesson's src/: a lesson takes no server arguments, and its src/`header` must hold every string of
+    `needed`, else error(f"NN_name has no {missing}")."""
+    lessons = find_lessons(spec, error)
+    for lesson in lessons:
+        if lesson.args:
+            error(f"{lesson.name}: no server runs here, so a lesson takes no arguments")
+        path = lesson.path / "src" / header
+        text = path.read_text() if path.exists() else ""
+        if not all(string in text for string in needed):
+            error(f"{lesson.path.name} has no {missing}")
+    return lessons
+
+
 def cmake_build(source, build_dir, target, log_name, defines=()):
     """Configures once (Release, and `defines`: 'NAME=VALUE' cache entries) and builds `target`; an
     up-to-date build is a quick no-op, and a changed source (a lesson still being written) is
@@ -115,6 +132,15 @@ def build_tool(name):
     return build_dir / name
 
 
+def build_against(name, lesson):
+    """Builds the program in tools/bench/NAME against the lesson's own src/ (its CMakeLists.txt takes
+    LESSON_DIR) into build-bench/NAME-NN; returns its path."""
+    build_dir = BUILD / f"{name}-{lesson.path.name[:2]}"
+    cmake_build(Path(__file__).resolve().parent / name, build_dir, name, f"{name}-{lesson.path.name}",
+                defines=[f"LESSON_DIR={lesson.path}"])
+    return build_dir / name
+
+
 def wait_until(predicate, timeout, interval=0.01):
     """Polls predicate() until it is true (returns its value) or `timeout` seconds pass (None)."""
     deadline = time.monotonic() + timeout
@@ -143,6 +169,43 @@ def start_server(server, name, args=()):
         return ServerProcess(server, LOGS, host=None, name=name, args=args).start()
     except ServerStartError as e:  # it has been stopped already
         fail(f"{name}: {e}")
+
+
+@contextlib.contextmanager
+def guarded_run(result, server, also=()):
+    """The with-block of one run of a lesson's server, which ends with the processes the block puts in
+    the list it is given (a client) stopped, and then the server, by their PIDs, however it ends. A
+    ServerDied in the block becomes result["error"], one line with the server's exit status (not the
+    output report the exception carries: the server's files hold it); an exception of a type in `also`
+    becomes it too, as its text. Any other goes on up."""
+    stop_later = []
+    try:
+        yield stop_later
+    except ServerDied:
+        server.stop()  # reaps it, so that its exit status is known
+        result["error"] = (f"the server died ({describe_exit(server.proc.returncode)}; see "
+                           f"{server.stdout_path}, {server.stderr_path})")
+    except also as e:
+        result["error"] = str(e)
+    finally:
+        for process in stop_later:
+            process.stop()
+        server.stop()
+
+
+FD_MARGIN = 100  # descriptors a process needs besides its connections: stdio, epoll, listener, ...
+
+
+def raise_fd_limit_for(connections, what, error=fail):
+    """Raises the soft limit on open files to the hard one, for the server and the client, which
+    inherit it (each is its own process with its own descriptor table, so each gets the whole limit).
+    Before that, a hard limit too low for `connections` in each (`what` names them) goes to `error`
+    (fail, or an ArgumentParser's error for a usage error)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and connections > hard - FD_MARGIN:
+        error(f"at most {hard - FD_MARGIN} {what} here: the hard limit on open files is {hard}, and the server "
+              f"and the client each need one descriptor per connection and a few more")
+    raise_fd_limit(hard)
 
 
 def result_fields(output):

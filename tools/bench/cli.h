@@ -4,6 +4,8 @@
 // ends. A bad command line prints the client's usage and exits 2, like every program of the course;
 // a run that cannot give meaningful figures exits 1.
 
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -134,6 +136,14 @@ class CommandLine {
   const Program& program_;
   const std::vector<Flag> flags_;
 };
+
+// Now, in seconds of CLOCK_MONOTONIC: the clock Python's time.monotonic() reads on Linux, so that a
+// runner can compare the times a client prints with its own.
+inline double now() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 // The measured time of a client whose threads make load until *stopping is set: `warmup` seconds
 // of load first, then a snapshot of the counters (take(), which notes its own time), another one

@@ -17,8 +17,6 @@ import time
 
 import benchlib as b
 
-FD_MARGIN = 100  # descriptors a process needs besides its connections: stdio, epoll, listener, ...
-
 
 def parse_args():
     p = argparse.ArgumentParser(
@@ -33,15 +31,9 @@ def parse_args():
     p.add_argument("--timeout", type=float, default=30, help="bound on each wait, seconds (default 30)")
     a = p.parse_args()
     a.lessons = b.find_lessons(a.lessons)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and a.connections > hard - FD_MARGIN:
-        b.fail(f"at most {hard - FD_MARGIN} connections here: the hard limit on open files is {hard}, "
-               f"and the server and the client each need one descriptor per connection and a few more")
+    b.raise_fd_limit_for(a.connections, "connections")
     if not 1 <= a.connections or not 0 <= a.sources <= 250 or not 1 <= a.timeout <= 300:
         b.fail("--connections must be >= 1, --sources 0..250, --timeout 1..300")
-    # Raised here, inherited by the server and the client: each is its own process with its own
-    # descriptor table, so each gets the whole limit.
-    b.raise_fd_limit(hard)
     return a
 
 
@@ -76,12 +68,16 @@ def client_line(client, prefix, timeout):
     return fields
 
 
+# What client_line raises, and a client that died cannot take commands (OSError): a failed run, not
+# the end of the benchmark.
+CLIENT_ERRORS = (RuntimeError, OSError)
+
+
 def run_lesson(lesson, server_path, idleconn, args):
     n = args.connections
     server = b.start_server(server_path, f"idle-{lesson.tag}", lesson.args)
-    client = None
     result = {"lesson": lesson.name, "error": None}
-    try:
+    with b.guarded_run(result, server, CLIENT_ERRORS) as stop_later:
         time.sleep(0.2)  # let it settle after printing its ready line
         result["rss_before"] = server.rss_bytes()
         accepted = LineCounter(server.stdout_path, "accepted ")
@@ -91,6 +87,7 @@ def run_lesson(lesson, server_path, idleconn, args):
                                   "--sources", args.sources, "--timeout", args.timeout,
                                   "--hold", 4 * args.timeout + 60],
                                  f"idle-{lesson.tag}-client", stdin=subprocess.PIPE)
+        stop_later.append(client)
         start = float(client_line(client, "start ", args.timeout)["monotonic"])
         # Poll often (every millisecond) so that the time is the server's, not the poll's.
         done = b.wait_until(lambda: accepted.update() >= n or not server.is_running(), args.timeout, 0.001)
@@ -123,17 +120,6 @@ def run_lesson(lesson, server_path, idleconn, args):
         if result["accepted"] < n or result["echoed"] < n:
             result["error"] = (f"{result['accepted']} of {n} accepted, {result['echoed']} echoed "
                                f"(see {server.stderr_path} and {client.stderr_path})")
-    except b.ServerDied:
-        server.stop()  # reaps it, so that its exit status is known
-        # One line for the summary, not the output report the exception carries: the files hold it.
-        result["error"] = (f"the server died ({b.describe_exit(server.proc.returncode)}; see "
-                           f"{server.stdout_path}, {server.stderr_path})")
-    except (RuntimeError, OSError) as e:  # OSError: a client that died cannot take commands
-        result["error"] = str(e)
-    finally:
-        if client is not None:
-            client.stop()
-        server.stop()
     return result
 
 

@@ -22,7 +22,6 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,7 +29,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -49,12 +47,6 @@ struct Options {
 
 const Program kProgram("idleconn");
 
-double now() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock Python's time.monotonic() reads on Linux
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 Options parseOptions(int argc, char* argv[]) {
   Options o;
   parseCommandLine(kProgram, argc, argv, &o.server,
@@ -63,14 +55,6 @@ Options parseOptions(int argc, char* argv[]) {
                     {"--timeout", "S", &o.timeout, 0.1, 3600},
                     {"--hold", "S", &o.hold, 1, 3600}});
   return o;
-}
-
-// How many local ports one source address offers for connections to one server address.
-int localPortCount() {
-  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
-  int low = 32768, high = 60999;
-  range >> low >> high;
-  return high - low + 1;
 }
 
 struct Conn {
@@ -114,11 +98,7 @@ void connectFailed(Conn* c, int error) {
 
 // Starts every connect without waiting (non-blocking), then collects the results with epoll.
 void connectAll(const Options& o) {
-  int sources = o.sources;
-  const int perSource = localPortCount() / 2 - 1000;  // connect()'s half, less a margin
-  if (sources == 0 && o.connections > perSource) {
-    sources = (o.connections + perSource - 1) / perSource;
-  }
+  const int sources = sourceAddresses(o.sources, o.connections);
   sourcesUsed = sources;
 
   Epoll epoll(kProgram);
@@ -127,19 +107,7 @@ void connectAll(const Options& o) {
   for (int i = 0; i < o.connections; ++i) {
     Conn& c = conns[static_cast<size_t>(i)];
     c.fd = tcpSocket(kProgram, SOCK_NONBLOCK, "connection " + std::to_string(i));
-    if (sources > 0) {
-      // 127.0.0.2, 127.0.0.3, ...: each source address has its own set of local ports. The port is
-      // chosen at connect(), not at bind() (IP_BIND_ADDRESS_NO_PORT), so that bind() does not
-      // reserve one port per socket across all addresses.
-      const int on = 1;
-      ::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
-      sockaddr_in local{};
-      local.sin_family = AF_INET;
-      local.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(i % sources));
-      if (::bind(c.fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) < 0) {
-        kProgram.failErrno("bind");
-      }
-    }
+    bindSource(kProgram, c.fd, i, sources);
     const sockaddr_in& server = o.server.address;
     const int rc = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&server), sizeof server);
     if (rc == 0) {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,39 @@ inline int tcpSocket(const Program& program, int flags, const std::string& what)
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
   if (fd < 0) program.failErrno("socket (" + what + ")");
   return fd;
+}
+
+// How many local ports one source address offers for connections to one server address.
+inline int localPortCount() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  range >> low >> high;
+  return high - low + 1;
+}
+
+// How many source addresses `connections` connections to one server address are spread over:
+// `requested` (--sources K), unless it is 0; then 0 (all from 127.0.0.1) while connect()'s half of
+// one address's local ports suffices (idleconn.cpp says why half), else as many as they need.
+inline int sourceAddresses(int requested, int connections) {
+  const int perSource = localPortCount() / 2 - 1000;  // connect()'s half, less a margin
+  if (requested == 0 && connections > perSource) return (connections + perSource - 1) / perSource;
+  return requested;
+}
+
+// Binds a new socket `fd`, connection number `index`, to its source address when there are
+// `sources` of them (sourceAddresses): 127.0.0.2, 127.0.0.3, ... in turn, each with its own set of
+// local ports. The port is chosen at connect(), not at bind() (IP_BIND_ADDRESS_NO_PORT), so that
+// bind() does not reserve one port per socket across all addresses.
+inline void bindSource(const Program& program, int fd, int index, int sources) {
+  if (sources <= 0) return;  // the default source address, chosen at connect()
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(index % sources));
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) < 0) {
+    program.failErrno("bind");
+  }
 }
 
 // An epoll instance, closed with the object. An event identifies its socket either by a pointer

@@ -11,11 +11,9 @@ it measures the loop's cross-thread queue and wake-up alone. Every run is bounde
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import benchlib as b
 
-SOURCE = Path(__file__).resolve().parent / "xthread"
 CALIBRATION_FUNCTORS = 1_000_000  # about a tenth of a second
 MIN_FUNCTORS = 100_000
 MAX_FUNCTORS = 20_000_000  # per producer: the queue may hold them all if the loop falls behind
@@ -35,25 +33,12 @@ def parse_args():
     p.add_argument("--seconds", type=float, default=1, help="the run time --functors 0 aims at (default 1)")
     p.add_argument("--repeat", type=int, default=3, help="runs per cell, interleaved; the median is shown (default 3)")
     a = p.parse_args()
-    a.lessons = b.find_lessons(a.lessons, p.error)
-    for lesson in a.lessons:
-        if lesson.args:
-            p.error(f"{lesson.name}: no server runs here, so a lesson takes no arguments")
-        header = lesson.path / "src" / "EventLoop.h"
-        text = header.read_text() if header.exists() else ""
-        if "queueInLoop" not in text or "wakeups()" not in text:
-            p.error(f"{lesson.path.name} has no EventLoop::queueInLoop and wakeups() (lessons 12 and later have them)")
+    a.lessons = b.find_library_lessons(a.lessons, "EventLoop.h", ["queueInLoop", "wakeups()"],
+                                       "EventLoop::queueInLoop and wakeups() (lessons 12 and later have them)", p.error)
     a.producers = b.parse_list(a.producers, int, 1, 16, p.error)
     if not (0 <= a.functors <= MAX_FUNCTORS and 0.1 <= a.seconds <= 30 and 1 <= a.repeat <= 10):
         p.error(f"--functors must be 0..{MAX_FUNCTORS}, --seconds 0.1..30, --repeat 1..10")
     return a
-
-
-def build(lesson):
-    """Builds xthread against the lesson's src/ into build-bench/xthread-NN; returns its path."""
-    build_dir = b.BUILD / f"xthread-{lesson.path.name[:2]}"
-    b.cmake_build(SOURCE, build_dir, "xthread", f"xthread-{lesson.path.name}", defines=[f"LESSON_DIR={lesson.path}"])
-    return build_dir / "xthread"
 
 
 def run_one(program, producers, functors, timeout):
@@ -83,7 +68,7 @@ def main():
     print(f"xthread-bench: {', '.join(l.name for l in args.lessons)}; producers {args.producers}; "
           f"{args.repeat} runs per cell")
     print(b.machine_note("the loop's thread, the producers"))
-    programs = {l: build(l) for l in args.lessons}
+    programs = {l: b.build_against("xthread", l) for l in args.lessons}
     if not args.functors:
         args.functors = calibrate(programs[args.lessons[0]], args.seconds)
         print(f"xthread-bench: {args.functors} functors per producer (--functors), about {args.seconds:g} s "

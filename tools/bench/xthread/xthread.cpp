@@ -26,16 +26,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "EventLoop.h"
 #include "cli.h"
+#include "watchdog.h"
 
 namespace {
 
@@ -92,39 +91,6 @@ Round runRound(EventLoop* loop, int producers, int functors) {
   return round;
 }
 
-// Ends the run if it takes longer than `seconds` (a loop that missed its wake-up would wait in the
-// poller for ever), unless finish() comes first.
-class Watchdog {
- public:
-  explicit Watchdog(double seconds)
-      : thread_([this, seconds] {
-          std::unique_lock<std::mutex> lock(mutex_);
-          if (!done_.wait_for(lock, std::chrono::duration<double>(seconds),
-                              [this] { return finished_; })) {
-            char limit[32];
-            std::snprintf(limit, sizeof limit, "%g", seconds);
-            kProgram.fail(std::string("the run took longer than ") + limit +
-                          " s: the loop missed a wake-up, or the machine is far too busy");
-          }
-        }) {}
-  ~Watchdog() { finish(); }
-
-  void finish() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      finished_ = true;
-    }
-    done_.notify_one();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable done_;
-  bool finished_ = false;  // guarded by mutex_
-  std::thread thread_;     // last: it starts once the members it uses exist
-};
-
 void check(const Round& round, uint64_t expected, const char* which) {
   if (round.ran != expected) {
     kProgram.fail(std::string(which) + " round: loop() returned after running " +
@@ -143,7 +109,10 @@ int main(int argc, char* argv[]) {
       o.producers, o.functors);
   std::fflush(stdout);
 
-  Watchdog watchdog(o.timeout);
+  // A loop that missed a wake-up would wait in the poller for ever.
+  Watchdog watchdog(kProgram, o.timeout, [] {
+    return std::string(": the loop missed a wake-up, or the machine is far too busy");
+  });
   EventLoop loop;
   const int warmUp = std::min(o.functors, kWarmUpFunctors);
   check(runRound(&loop, o.producers, warmUp), static_cast<uint64_t>(o.producers) * warmUp,
