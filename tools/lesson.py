@@ -1221,6 +1221,11 @@ def demo_ports(script: str) -> list[str]:
                    if 0 < int(m.group(1)) < 65536})
 
 
+# A redirection that truncates a file of the lesson's build/: `> build/x`, `2> build/x`, `&> build/x`
+# (not `>>`, which appends).
+TRUNCATED = re.compile(r"(?<![>\w])(?:\d|&)?>\s*(build/[^\s;|&()<>]+)")
+
+
 def free_ports(count: int, avoid: set[int]) -> list[int]:
     """count distinct ports that are free on 127.0.0.1 now, none of them in avoid."""
     held, ports = [], []
@@ -1431,6 +1436,16 @@ class DemoRunner:
             self.builds[lesson.name] = self._build(lesson)
         return self.builds[lesson.name]
 
+    def remove_outputs(self, lesson: Lesson, demo: Demo) -> None:
+        """Removes the files the demo's script truncates with `>` (its logs, mostly) before it runs.
+        They are written anew by this demo anyway; left from an earlier one, a log could satisfy
+        the demo's `until grep -q listening build/server.log` before its own server has even
+        truncated the file, and the demo would talk to a server not yet listening."""
+        for name in TRUNCATED.findall(demo.script):
+            path = self.copy_of(lesson) / name
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+
     def _build(self, lesson: Lesson) -> str | None:
         copy = self.copy_of(lesson)
         copy_lesson(self.course, lesson, copy)
@@ -1491,6 +1506,7 @@ class DemoRunner:
                 self.failed += 1
                 print(f"{head}: FAILED: not run: {'; '.join(unbuilt)}", flush=True)
             else:
+                self.remove_outputs(lesson, demo)
                 self.run_demo(lesson, demo, head)
 
     def run_demo(self, lesson: Lesson, demo: Demo, head: str) -> None:

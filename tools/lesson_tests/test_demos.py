@@ -348,6 +348,25 @@ def test_prebuilt_programs_are_taken_when_newer_than_the_lesson_and_built_otherw
     shutil.rmtree(kept)
 
 
+def test_files_a_demo_truncates_are_removed_before_it_runs_and_appended_ones_kept(tmp_path):
+    # Demo 2 checks its log before writing it: left from demo 1, a stale log is what a
+    # `until grep -q listening build/server.log` would have read before the new server wrote it.
+    root = tmp_path / "outputs"
+    write(root / "tools" / "features.toml", '[features]\necho = "echo"\n')
+    make_lesson(root, "01_first", lesson_readme(1, section4=[
+        demo("echo listening > build/server.log; echo one >> build/app.log\n", ""),
+        demo("test -e build/server.log && echo stale log || echo no log\n"
+             "build/server --port 9877 > build/server.log; cat build/server.log\n"
+             "echo two >> build/app.log; cat build/app.log\n",
+             "no log\nfresh\none\ntwo\n")]))
+    prebuilt = tmp_path / "build" / "lessons"
+    write(prebuilt / "01_first" / "server", "#!/bin/sh\necho fresh\n")
+    (prebuilt / "01_first" / "server").chmod(0o755)
+    result = run_tool(root, "demos", "--prebuilt", str(prebuilt))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[-1] == "demos: 2 run in 1 lessons, 0 failed"
+
+
 def test_a_lesson_without_demos_builds_nothing(course):
     result = run_tool(course, "demos", "3")
     assert result.returncode == 0, result.stdout + result.stderr
