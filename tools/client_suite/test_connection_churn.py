@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from harness import net
+from harness import logs, net
 
 THREADS = 4
 CYCLES = 750  # per thread: 3000 connections
@@ -86,7 +86,7 @@ def wait_until_all_closed(server, expected, deadline):
     """Polls the server's output until it has reported `expected` connections opened and as many
     closed. Returns (opened, closed) as last seen."""
     while True:
-        text = server.stdout_text()
+        text = logs.messages(server)
         opened, closed = len(ACCEPTED.findall(text)), len(CLOSED.findall(text))
         if (opened >= expected and closed == opened) or deadline.expired():
             return opened, closed

@@ -2,9 +2,10 @@
 
 From lesson 13 on the server takes `--threads N`: N I/O threads besides the one that accepts, each
 running an event loop of its own, given the new connections in turn (round robin). Its line for a
-new connection names the loop that serves it: `accepted ADDR:PORT on io loop K (N clients)`. The
-test connects clients one after the other and reads those lines: with 2 I/O threads, the loops
-alternate, and every client is echoed by its loop, also while the others are busy.
+new connection (a log line from lesson 17 on) names the loop that serves it: `accepted ADDR:PORT on
+io loop K (N clients)`. The test connects clients one after the other and reads those lines: with 2
+I/O threads, the loops alternate, and every client is echoed by its loop, also while the others are
+busy.
 """
 
 import os
@@ -12,7 +13,7 @@ import re
 
 import pytest
 
-from harness import net
+from harness import logs, net
 
 ACCEPTED = re.compile(r"^accepted (?P<peer>\S+) on (?P<loop>.+) \(\d+ clients\)$", re.MULTILINE)
 
@@ -29,7 +30,7 @@ def test_connections_go_to_the_io_loops_in_turn(start_server):
             # Echoed: accepted, given to its loop, and served there before the next one connects.
             net.echo_round_trip(sock, f"client {i}\n".encode())
             peers.append("%s:%d" % sock.getsockname())
-        lines = {m.group("peer"): m.group("loop") for m in ACCEPTED.finditer(server.stdout_text())}
+        lines = {m.group("peer"): m.group("loop") for m in ACCEPTED.finditer(logs.messages(server))}
         loops = [lines.get(peer) for peer in peers]
         assert None not in loops, (f"no `accepted ADDR:PORT on LOOP` line for some of {peers}:\n"
                                    f"{server.output_report()}")
