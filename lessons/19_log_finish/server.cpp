@@ -427,8 +427,10 @@ int main(int argc, char* argv[]) {
     loop.loop();
     return 0;  // the workers stop, then ~TcpServer closes every connection and stops the I/O loops
   } catch (const std::system_error& e) {
-    // Setup failed (bind: address in use, ...) or the poller broke: nothing to serve with.
-    LOG_ERROR << e.what();
+    // Setup failed (bind: address in use, ...) or the poller broke: nothing to serve with. Not a
+    // log line: why the program does not run goes to the terminal, whatever --log-level (and
+    // --log-dir) say.
+    std::fprintf(stderr, "%s\n", e.what());
     return 1;
   }
 }

@@ -1,5 +1,6 @@
 #include "Logging.h"
 
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,6 +47,11 @@ struct ThreadCache {
   size_t dateTimeLength = 0;
 };
 thread_local ThreadCache t_cache;
+
+// A child made by fork() is another process, whose thread has another id: the id cached by the
+// thread that forked is forgotten in the child.
+const int kForgetThreadIdInChild =
+    ::pthread_atfork(nullptr, nullptr, [] { t_cache.tidLength = 0; });
 
 void cacheThreadId() {
   const auto result = std::to_chars(t_cache.tid, t_cache.tid + sizeof t_cache.tid,

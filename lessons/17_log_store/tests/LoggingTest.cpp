@@ -7,13 +7,13 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "Catch.h"
 #include "Logging.h"
+#include "Regex.h"
 
 namespace {
 
@@ -253,4 +253,8 @@ TEST_CASE("LOG_FATAL writes its line, flushes and aborts (a death test, in a chi
   CHECK(WTERMSIG(status) == SIGABRT);
   CHECK(std::regex_match(text, kLine));
   CHECK(text.find(" FATAL cannot go on - LoggingTest.cpp:") != std::string::npos);
+  // The child's own thread id (its one thread's is its pid), not the one cached in the parent.
+  std::smatch m;
+  REQUIRE(std::regex_match(text, m, kLine));
+  CHECK(std::stol(m[7]) == child);
 }

@@ -72,6 +72,7 @@ class LogStream : noncopyable {
   LogStream& operator<<(unsigned long long value) { return formatInteger(value); }
   LogStream& operator<<(float value) { return *this << static_cast<double>(value); }
   LogStream& operator<<(double value);
+  LogStream& operator<<(long double value) { return *this << static_cast<double>(value); }
   LogStream& operator<<(const void* pointer);  // 0x and lower-case hex digits
   LogStream& operator<<(const char* text);     // a null pointer prints "(null)"
   LogStream& operator<<(std::string_view text) {

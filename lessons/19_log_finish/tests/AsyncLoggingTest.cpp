@@ -65,15 +65,6 @@ AsyncLoggingOptions optionsFor(const TempDir& dir,
   return options;
 }
 
-// Every file of the log, in the order of their names.
-std::string logText(const TempDir& dir) {
-  std::vector<std::string> names = dir.files();
-  std::sort(names.begin(), names.end());
-  std::string text;
-  for (const std::string& name : names) text += TempDir::read(dir.path() + "/" + name);
-  return text;
-}
-
 // Polls, with a bound.
 template <typename Condition>
 bool eventually(Condition condition, milliseconds bound = milliseconds(10000)) {
@@ -101,7 +92,7 @@ TEST_CASE("every line of two threads reaches the file, whole and in order, by st
   }
   for (std::thread& thread : threads) thread.join();
   log.stop();
-  CHECK(checkAllLines(logText(dir), kThreads, kLines) == "");
+  CHECK(checkAllLines(dir.allText(), kThreads, kLines) == "");
 }
 
 TEST_CASE("flush() returns once every line appended before it is in the file") {
@@ -110,10 +101,10 @@ TEST_CASE("flush() returns once every line appended before it is in the file") {
   log.start();
   for (int i = 0; i < 1000; ++i) appendLine(log, numberedLine(0, i));  // less than a buffer
   log.flush();
-  CHECK(checkAllLines(logText(dir), 1, 1000) == "");
+  CHECK(checkAllLines(dir.allText(), 1, 1000) == "");
   appendLine(log, numberedLine(0, 1000));
   log.flush();
-  CHECK(checkAllLines(logText(dir), 1, 1001) == "");
+  CHECK(checkAllLines(dir.allText(), 1, 1001) == "");
 }
 
 TEST_CASE("a line reaches the file within the flush interval, without a flush") {
@@ -121,7 +112,7 @@ TEST_CASE("a line reaches the file within the flush interval, without a flush") 
   AsyncLogging log(optionsFor(dir, milliseconds(50)));
   log.start();
   appendLine(log, numberedLine(0, 0));
-  CHECK(eventually([&] { return logText(dir) == numberedLine(0, 0); }));
+  CHECK(eventually([&] { return dir.allText() == numberedLine(0, 0); }));
 }
 
 TEST_CASE("lines appended before start(), and after stop(), are written too") {
@@ -130,13 +121,13 @@ TEST_CASE("lines appended before start(), and after stop(), are written too") {
     AsyncLogging neverStarted(optionsFor(dir));
     appendLine(neverStarted, numberedLine(0, 0));
   }  // the destructor writes it
-  CHECK(logText(dir) == numberedLine(0, 0));
+  CHECK(dir.allText() == numberedLine(0, 0));
   AsyncLogging log(optionsFor(dir));
   log.start();
   appendLine(log, numberedLine(0, 1));
   log.stop();
   appendLine(log, numberedLine(0, 2));  // written at once, by the caller
-  CHECK(checkAllLines(logText(dir), 1, 3) == "");
+  CHECK(checkAllLines(dir.allText(), 1, 3) == "");
 }
 
 TEST_CASE("destroyed while it is the sink, it makes stderr the sink again") {
@@ -150,7 +141,7 @@ TEST_CASE("destroyed while it is the sink, it makes stderr the sink again") {
     LOG_INFO << "to the file";
   }
   CHECK(&Logger::sink() != gone);
-  const std::string text = logText(dir);
+  const std::string text = dir.allText();
   CHECK(text.find(" INFO  to the file - AsyncLoggingTest.cpp:") != std::string::npos);
 }
 
@@ -171,7 +162,7 @@ TEST_CASE("LOG_FATAL: the lines before it and its own are in the file when it ab
   REQUIRE(::waitpid(child, &status, 0) == child);
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
-  const std::string text = logText(dir);
+  const std::string text = dir.allText();
   CHECK(text.find(" INFO  line 0 - ") != std::string::npos);
   CHECK(text.find(" INFO  line 999 - ") != std::string::npos);
   CHECK(text.find(" FATAL cannot go on - AsyncLoggingTest.cpp:") != std::string::npos);
@@ -212,7 +203,7 @@ TEST_CASE("overload: with the disk stuck, the front end drops lines, never waits
   CHECK(dropped > 0);
   CHECK(dropped < static_cast<uint64_t>(kLines));
   // The lines kept are the first ones, whole and in order; then the note with the count.
-  const std::string text = logText(dir);
+  const std::string text = dir.allText();
   const size_t note =
       text.find(" WARN  " + std::to_string(dropped) + " log lines dropped in the last ");
   REQUIRE(note != std::string::npos);
@@ -241,7 +232,7 @@ TEST_CASE("after an overload the note comes first, then the lines taken again") 
   appendLine(log, after);
   log.stop();
   CHECK(log.droppedLines() == 1);
-  const std::string text = logText(dir);
+  const std::string text = dir.allText();
   const size_t note = text.find(" WARN  1 log lines dropped in the last ");
   REQUIRE(note != std::string::npos);
   const size_t noteStart = text.rfind('\n', note) + 1;

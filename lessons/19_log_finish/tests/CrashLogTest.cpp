@@ -1,12 +1,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -14,17 +12,10 @@
 #include "Catch.h"
 #include "CrashLog.h"
 #include "Logging.h"
+#include "Regex.h"
 #include "TempDir.h"
 
 namespace {
-
-std::string logText(const TempDir& dir) {
-  std::vector<std::string> names = dir.files();
-  std::sort(names.begin(), names.end());
-  std::string text;
-  for (const std::string& name : names) text += TempDir::read(dir.path() + "/" + name);
-  return text;
-}
 
 // Runs `crash` in a child that logs 1000 lines to an AsyncLogging in `dir` (whose back end would
 // write them only at its hour-long flush interval) with a CrashLog; returns the child's status.
@@ -88,7 +79,7 @@ TEST_CASE("a crash (SIGSEGV): the lines still in memory are written, then the si
   const int status = crashChild(dir, [] { ::raise(SIGSEGV); });
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGSEGV);  // and the process still dies of it
-  checkCrashLog(logText(dir), "SIGSEGV", SIGSEGV);
+  checkCrashLog(dir.allText(), "SIGSEGV", SIGSEGV);
 }
 
 TEST_CASE("abort(): the lines still in memory are written, then the signal's line") {
@@ -96,7 +87,7 @@ TEST_CASE("abort(): the lines still in memory are written, then the signal's lin
   const int status = crashChild(dir, [] { std::abort(); });
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
-  checkCrashLog(logText(dir), "SIGABRT", SIGABRT);
+  checkCrashLog(dir.allText(), "SIGABRT", SIGABRT);
 }
 
 TEST_CASE("LOG_FATAL with a CrashLog: its line, then the abort's, each once") {
@@ -104,7 +95,7 @@ TEST_CASE("LOG_FATAL with a CrashLog: its line, then the abort's, each once") {
   const int status = crashChild(dir, [] { LOG_FATAL << "cannot go on"; });
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
-  const std::string text = logText(dir);
+  const std::string text = dir.allText();
   checkCrashLog(text, "SIGABRT", SIGABRT);
   const size_t fatal = text.find(" FATAL cannot go on - CrashLogTest.cpp:");
   REQUIRE(fatal != std::string::npos);

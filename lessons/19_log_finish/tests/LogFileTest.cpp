@@ -2,17 +2,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <ctime>
-#include <regex>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "Catch.h"
 #include "LogFile.h"
+#include "Regex.h"
 #include "TempDir.h"
 
 namespace {
@@ -27,18 +26,6 @@ std::string line(int number) {
 std::string lines(int from, int to) {
   std::string text;
   for (int i = from; i < to; ++i) text += line(i);
-  return text;
-}
-
-std::vector<std::string> sortedFiles(const TempDir& dir) {
-  std::vector<std::string> names = dir.files();
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::string allText(const TempDir& dir) {
-  std::string text;
-  for (const std::string& name : sortedFiles(dir)) text += TempDir::read(dir.path() + "/" + name);
   return text;
 }
 
@@ -72,13 +59,13 @@ TEST_CASE("a log file rolls before it would pass the size, between two lines") {
   LogFile file(dir.path(), "server", 1000);  // 10 lines of 100 bytes
   file.append(lines(0, 25).data(), 2500);
   file.append(lines(25, 31).data(), 600);
-  const std::vector<std::string> names = sortedFiles(dir);
+  const std::vector<std::string> names = dir.files();
   REQUIRE(names.size() == 4);
   std::vector<size_t> sizes;
   for (const std::string& name : names)
     sizes.push_back(TempDir::read(dir.path() + "/" + name).size());
   CHECK(sizes == std::vector<size_t>{1000, 1000, 1000, 100});
-  CHECK(allText(dir) == lines(0, 31));  // every line in exactly one file, in order
+  CHECK(dir.allText() == lines(0, 31));  // every line in exactly one file, in order
   CHECK(file.files() == 4);
 }
 
@@ -87,10 +74,10 @@ TEST_CASE("a line longer than the roll size gets a file of its own, whole") {
   LogFile file(dir.path(), "server", 150);
   const std::string text = line(0) + std::string(300, 'y') + "\n" + line(1);
   file.append(text.data(), text.size());
-  const std::vector<std::string> names = sortedFiles(dir);
+  const std::vector<std::string> names = dir.files();
   REQUIRE(names.size() == 3);
   CHECK(TempDir::read(dir.path() + "/" + names[1]) == std::string(300, 'y') + "\n");
-  CHECK(allText(dir) == text);
+  CHECK(dir.allText() == text);
 }
 
 TEST_CASE("a new UTC day starts a new file, named after that day") {
@@ -99,7 +86,7 @@ TEST_CASE("a new UTC day starts a new file, named after that day") {
   const time_t now = std::time(nullptr);
   file.append(line(0).data(), 100, now);
   file.append(line(1).data(), 100, now + 24 * 60 * 60);
-  const std::vector<std::string> names = sortedFiles(dir);
+  const std::vector<std::string> names = dir.files();
   REQUIRE(names.size() == 2);
   char tomorrow[16];
   const time_t later = now + 24 * 60 * 60;
@@ -116,7 +103,7 @@ TEST_CASE("a log file deleted under the writer: the next roll starts a new one")
   file.append(lines(0, 5).data(), 500);
   REQUIRE(::unlink(file.path().c_str()) == 0);
   file.append(lines(5, 15).data(), 1000);  // 5 more fit the deleted file, then a roll
-  const std::vector<std::string> names = sortedFiles(dir);
+  const std::vector<std::string> names = dir.files();
   REQUIRE(names.size() == 1);
   CHECK(TempDir::read(dir.path() + "/" + names[0]) == lines(10, 15));
 }
@@ -154,7 +141,7 @@ TEST_CASE("a full disk (a file-size limit here): lines lost are counted, then sa
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
-  const std::string text = allText(dir);
+  const std::string text = dir.allText();
   // 100 whole lines, the half line the limit cut, the note on a line of its own, the next line.
   CHECK(text.substr(0, 10000) == lines(0, 100));
   CHECK(text.substr(10000, 51) == line(100).substr(0, 50) + "\n");

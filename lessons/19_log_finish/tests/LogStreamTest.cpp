@@ -41,6 +41,8 @@ TEST_CASE("LogStream formats doubles in their shortest form that reads back the 
   CHECK(formatted(std::nan("")) == "nan");
   CHECK(std::stod(formatted(1.0 / 3)) == 1.0 / 3);
   CHECK(formatted(std::numeric_limits<double>::lowest()) == "-1.7976931348623157e+308");
+  CHECK(formatted(0.5f) == "0.5");
+  CHECK(formatted(0.25L) == "0.25");  // as a double
 }
 
 TEST_CASE("LogStream formats characters, strings, booleans and pointers") {

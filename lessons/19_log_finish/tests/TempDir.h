@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -27,7 +28,7 @@ class TempDir {
 
   const std::string& path() const { return path_; }
 
-  // The names of the files in it, in no particular order.
+  // The names of the files in it, sorted (a rolled log's files in the order written).
   std::vector<std::string> files() const {
     std::vector<std::string> names;
     if (DIR* dir = ::opendir(path_.c_str())) {
@@ -37,7 +38,15 @@ class TempDir {
       }
       ::closedir(dir);
     }
+    std::sort(names.begin(), names.end());
     return names;
+  }
+
+  // Every file's text, in the order of their names.
+  std::string allText() const {
+    std::string text;
+    for (const std::string& name : files()) text += read(path_ + "/" + name);
+    return text;
   }
 
   static std::string read(const std::string& path) {
