@@ -25,7 +25,7 @@ struct Options {
   int statsMs = 0;       // print a stats line every this many milliseconds; 0: never
   int idleTimeout = 0;   // close a connection silent for this many seconds; 0: never
   LogLevel logLevel = LogLevel::kInfo;  // the least level logged
-  std::string logDir;                   // log to a file in this directory; empty: to stderr
+  std::string logDir;                   // log to files in this directory; empty: to stderr
   int logRollSize = 64 * 1024 * 1024;   // bytes per log file at most
   bool help = false;
 };

@@ -23,11 +23,6 @@ constexpr size_t kLogLineSize = 4000;
 template <size_t Size>
 class FixedBuffer : noncopyable {
  public:
-  // Leaves the bytes uninitialised, on purpose: std::make_unique<FixedBuffer>() would otherwise
-  // zero them, and a buffer of megabytes (lesson 18) would cost a pass over all its memory, every
-  // page of it made resident, before the first line.
-  FixedBuffer() : current_(data_) {}
-
   // Appends as much of [data, data + len) as fits.
   void append(const char* data, size_t len) {
     const size_t n = std::min(len, available());
@@ -47,7 +42,7 @@ class FixedBuffer : noncopyable {
 
  private:
   char data_[Size];
-  char* current_;
+  char* current_ = data_;
 };
 
 class LogStream : noncopyable {

@@ -17,7 +17,8 @@ AsyncLogging::~AsyncLogging() {
 
 void AsyncLogging::start() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (running_ || stopped_) return;
+  if (started_ || stopped_) return;
+  started_ = true;
   running_ = true;
   backEnd_ = std::thread([this] { run(); });
 }
@@ -60,13 +61,16 @@ void AsyncLogging::append(const char* line, size_t len) {
 
 void AsyncLogging::flush() {
   std::unique_lock<std::mutex> lock(mutex_);
-  if (!running_) {
-    if (!stopped_) writeLeftovers();  // not started: nobody else will
-    return;                           // stopped, or stopping: stop() writes what is left
+  if (stopped_) return;  // every line is written as it comes
+  if (!started_) {       // nobody else will write them
+    writeLeftovers();
+    return;
   }
+  // Served by the back end's next round, or, if stop() has begun, by its last round or by stop()
+  // itself, which writes what is left: wait for whichever comes first.
   const uint64_t ticket = ++flushesAsked_;
   wakeBackEnd_.notify_one();
-  flushed_.wait(lock, [this, ticket] { return flushesDone_ >= ticket || !running_; });
+  flushed_.wait(lock, [this, ticket] { return flushesDone_ >= ticket || stopped_; });
 }
 
 // With mutex_ held, and no back end running.

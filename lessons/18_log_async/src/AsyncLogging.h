@@ -66,9 +66,10 @@ class AsyncLogging : public LogSink, noncopyable {
   BufferPtr current_;                    // the buffer being filled
   BufferPtr next_;                       // a spare for when current_ is full (may be null)
   std::vector<BufferPtr> buffers_;       // full, waiting for the back end
-  bool running_ = false;
-  bool stopped_ = false;       // the back end is gone: append() writes to the file itself
-  uint64_t flushesAsked_ = 0;  // flush() calls so far
-  uint64_t flushesDone_ = 0;   // how many of them the back end has served
+  bool started_ = false;                 // start() was called (once is enough)
+  bool running_ = false;                 // the back end runs and has not been asked to stop
+  bool stopped_ = false;                 // the back end is gone: append() writes to the file itself
+  uint64_t flushesAsked_ = 0;            // flush() calls so far
+  uint64_t flushesDone_ = 0;             // how many of them the back end has served
   std::thread backEnd_;
 };

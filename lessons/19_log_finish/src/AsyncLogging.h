@@ -46,9 +46,9 @@ struct AsyncLoggingOptions {
   std::string baseName = "server";
   uint64_t rollSize = 64 * 1024 * 1024;  // bytes per file at most (a line is never cut)
   std::chrono::milliseconds flushInterval{3000};
-  // Buffers of kLogBufferSize: at least 2 (one filled while another is written). Their memory
-  // becomes resident only as it is written.
-  size_t buffers = 16;
+  // Buffers of kLogBufferSize, resident from the start: at least 2 (one filled while another is
+  // written). 8 hold some 300,000 lines of 100 bytes that the back end has yet to write.
+  size_t buffers = 8;
   // Called by the back end before it writes each buffer. Tests make the disk slow with it.
   std::function<void()> beforeWrite;
 };
@@ -91,12 +91,13 @@ class AsyncLogging : public LogSink, noncopyable {
   BufferPtr current_;                    // the buffer being filled; null while dropping
   std::vector<BufferPtr> buffers_;       // full, waiting for the back end
   std::vector<BufferPtr> free_;          // empty, for the front end
-  bool running_ = false;
-  bool stopped_ = false;       // the back end is gone: append() writes to the file itself
-  uint64_t flushesAsked_ = 0;  // flush() calls so far
-  uint64_t flushesDone_ = 0;   // how many of them the back end has served
-  uint64_t dropping_ = 0;      // lines dropped since the last note
-  Timestamp firstDrop_;        // when the first of them was
+  bool started_ = false;                 // start() was called (once is enough)
+  bool running_ = false;                 // the back end runs and has not been asked to stop
+  bool stopped_ = false;                 // the back end is gone: append() writes to the file itself
+  uint64_t flushesAsked_ = 0;            // flush() calls so far
+  uint64_t flushesDone_ = 0;             // how many of them the back end has served
+  uint64_t dropping_ = 0;                // lines dropped since the last note
+  Timestamp firstDrop_;                  // when the first of them was
   uint64_t droppedTotal_ = 0;
   std::thread backEnd_;
 };

@@ -78,15 +78,14 @@ void LogFile::roll(time_t now) {
   fileBytes_ = 0;
   day_ = now / kSecondsPerDay;
   cutLine_ = false;
+  fileTooLarge_ = false;
 }
 
 void LogFile::append(const char* data, size_t len, time_t now) {
-  if (now / kSecondsPerDay != day_) roll(now);
+  // A new day, or a file that can grow no more (EFBIG: a file-size limit): a new file.
+  if (now / kSecondsPerDay != day_ || fileTooLarge_) roll(now);
   while (len > 0) {
-    if (lostLines_ > 0 && !writeLostNote()) {
-      writeBlock(data, len);  // fails too, most likely; counted
-      return;
-    }
+    if (lostLines_ > 0) writeLostNote(now);  // if it fails too, the counting goes on
     const uint64_t room = fileBytes_ < rollSize_ ? rollSize_ - fileBytes_ : 0;
     if (len <= room) {
       writeBlock(data, len);
@@ -107,9 +106,10 @@ void LogFile::append(const char* data, size_t len, time_t now) {
     writeBlock(data, part);
     data += part;
     len -= part;
-    if (len > 0) roll(now);
-    if (len > 0 && fileBytes_ != 0) {
-      writeBlock(data, len);  // no new file could be started: the current one grows
+    if (len == 0) return;
+    roll(now);
+    if (fileBytes_ != 0) {  // no new file could be started: the current one grows
+      writeBlock(data, len);
       return;
     }
   }
@@ -120,6 +120,7 @@ void LogFile::writeBlock(const char* data, size_t len) {
   if (written > 0) cutLine_ = data[written - 1] != '\n';
   if (written == len) return;
   lostErrno_ = errno;
+  if (lostErrno_ == EFBIG) fileTooLarge_ = true;
   const char* rest = data + written;
   const size_t lost = len - written;
   const uint64_t lines = static_cast<uint64_t>(std::count(rest, rest + lost, '\n'));
@@ -144,19 +145,20 @@ size_t LogFile::writeAll(const char* data, size_t len) {
   return done;
 }
 
-bool LogFile::writeLostNote() {
+void LogFile::writeLostNote(time_t now) {
   LineCapture capture;
   Logger(LOG_SOURCE_FILE, __LINE__, LogLevel::kError, lostErrno_, &capture).stream()
       << lostLines_ << " log lines (" << lostBytes_ << " bytes) could not be written";
   // A line the failure cut ends here, so that the note starts a line of its own.
   const std::string note = (cutLine_ ? "\n" : "") + capture.line();
+  if (fileBytes_ > 0 && fileBytes_ + note.size() > rollSize_) roll(now);  // the note fits too
   const size_t written = writeAll(note.data(), note.size());
   if (written == note.size()) {
     lostLines_ = 0;
     lostBytes_ = 0;
     cutLine_ = false;
-    return true;
+    return;
   }
   if (written > 0) cutLine_ = note[written - 1] != '\n';
-  return false;
+  if (errno == EFBIG) fileTooLarge_ = true;
 }

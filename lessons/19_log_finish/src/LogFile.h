@@ -19,7 +19,8 @@
 //
 // A write that fails (ENOSPC: the disk is full; EFBIG: a file-size limit; EIO) loses what it could
 // not write. The lines lost are counted, and once a write succeeds again a line in the log says how
-// many were lost and why, before the lines that follow.
+// many were lost and why, before the lines that follow. After EFBIG the next write goes to a new
+// file, which the limit lets grow again.
 
 #include <atomic>
 #include <cstddef>
@@ -54,7 +55,7 @@ class LogFile : noncopyable {
   void roll(time_t now);                          // starts the next file, or keeps the current one
   void writeBlock(const char* data, size_t len);  // into the current file, counting what is lost
   size_t writeAll(const char* data, size_t len);  // bytes written before an error
-  bool writeLostNote();                           // says what was lost; true once it is written
+  void writeLostNote(time_t now);                 // says what was lost, if it can now
 
   const std::string dir_;
   const std::string baseName_;
@@ -72,6 +73,7 @@ class LogFile : noncopyable {
   uint64_t lostLines_ = 0;
   uint64_t lostBytes_ = 0;
   int lostErrno_ = 0;
-  bool cutLine_ = false;  // the file ends in the middle of a line
+  bool cutLine_ = false;       // the file ends in the middle of a line
+  bool fileTooLarge_ = false;  // a write failed with EFBIG: the next append starts a new file
   uint64_t totalLostLines_ = 0;
 };

@@ -239,3 +239,38 @@ TEST_CASE("after an overload the note comes first, then the lines taken again") 
   CHECK(checkAllLines(text.substr(0, noteStart), 1, logged - 1) == "");
   CHECK(text.substr(text.find('\n', note) + 1) == after);
 }
+
+TEST_CASE("a flush() waiting when stop() begins returns only once its lines are written") {
+  TempDir dir;
+  AsyncLoggingOptions options = optionsFor(dir, milliseconds(3600 * 1000));
+  std::mutex gateMutex;
+  std::condition_variable gateOpened;
+  bool open = false;
+  options.beforeWrite = [&] {  // the disk is stuck until the test lets it go (or 30 s)
+    std::unique_lock<std::mutex> lock(gateMutex);
+    gateOpened.wait_for(lock, std::chrono::seconds(30), [&] { return open; });
+  };
+  AsyncLogging log(std::move(options));
+  log.start();
+  for (int i = 0; i < 100; ++i) appendLine(log, numberedLine(0, i));
+  std::atomic<bool> flushed{false};
+  std::string seen;
+  std::thread flusher([&] {
+    log.flush();  // the back end takes the lines, and is stuck writing them
+    seen = dir.allText();
+    flushed = true;
+  });
+  std::thread stopper([&] { log.stop(); });
+  // Long enough for stop() to have begun, in all likelihood; if it has not, the test proves
+  // less, never fails wrongly. A flush() that returned as stop() began would have by now.
+  std::this_thread::sleep_for(milliseconds(200));
+  CHECK_FALSE(flushed);
+  {
+    std::lock_guard<std::mutex> lock(gateMutex);
+    open = true;
+  }
+  gateOpened.notify_all();
+  flusher.join();
+  stopper.join();
+  CHECK(checkAllLines(seen, 1, 100) == "");
+}

@@ -118,12 +118,13 @@ TEST_CASE("a log file that cannot be started throws, naming it") {
   }
 }
 
-TEST_CASE("a full disk (a file-size limit here): lines lost are counted, then said (in a child)") {
+TEST_CASE(
+    "a file-size limit: lines lost are counted, said in a new file, and none after (a child)") {
   TempDir dir;
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    // Past the limit a write fails with EFBIG, as with ENOSPC on a full disk, instead of the
+    // Past the limit a write fails with EFBIG (as with ENOSPC on a full disk), instead of the
     // signal's default action killing the process.
     std::signal(SIGXFSZ, SIG_IGN);
     rlimit limit{};
@@ -132,22 +133,48 @@ TEST_CASE("a full disk (a file-size limit here): lines lost are counted, then sa
     if (::setrlimit(RLIMIT_FSIZE, &small) != 0) ::_exit(10);
     LogFile file(dir.path(), "server", kNoRoll);
     for (int i = 0; i < 200; i += 10) file.append(lines(i, i + 10).data(), 1000);
-    if (file.lostLines() != 100) ::_exit(11);                 // the one cut counts as lost
-    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(12);  // room again
-    file.append(line(200).data(), 100);
-    ::_exit(file.lostLines() == 100 ? 0 : 13);
+    ::_exit(file.lostLines() == 10 ? 0 : 11);  // the one cut counts as lost
   }
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
-  const std::string text = dir.allText();
-  // 100 whole lines, the half line the limit cut, the note on a line of its own, the next line.
-  CHECK(text.substr(0, 10000) == lines(0, 100));
-  CHECK(text.substr(10000, 51) == line(100).substr(0, 50) + "\n");
-  const std::string rest = text.substr(10051);
+  CHECK(WEXITSTATUS(status) == 0);
+  const std::vector<std::string> names = dir.files();
+  REQUIRE(names.size() == 2);
+  // The first file: 100 whole lines and the half line the limit cut.
+  CHECK(TempDir::read(dir.path() + "/" + names[0]) == lines(0, 100) + line(100).substr(0, 50));
+  // The next one: the note about the block that failed, then every line after it.
+  const std::string second = TempDir::read(dir.path() + "/" + names[1]);
+  const size_t noteEnd = second.find('\n') + 1;
   CHECK(std::regex_match(
-      rest, std::regex(R"(\S+ \d+ ERROR 100 log lines \(9950 bytes\) could not be written: File )"
-                       R"(too large \(errno \d+\) - LogFile\.cc:\d+\n)" +
-                       line(200))));
+      second.substr(0, noteEnd),
+      std::regex(R"(\S+ \d+ ERROR 10 log lines \(950 bytes\) could not be written: File too )"
+                 R"(large \(errno \d+\) - LogFile\.cc:\d+\n)")));
+  CHECK(second.substr(noteEnd) == lines(110, 200));
+}
+
+TEST_CASE("the note about lost lines does not take a file past its size") {
+  TempDir dir;
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{};
+    ::getrlimit(RLIMIT_FSIZE, &limit);
+    const rlimit small{950, limit.rlim_max};
+    if (::setrlimit(RLIMIT_FSIZE, &small) != 0) ::_exit(10);
+    LogFile file(dir.path(), "server", 1000);
+    file.append(lines(0, 10).data(), 1000);  // 950 bytes written, the last line cut
+    file.append(lines(10, 19).data(), 900);  // a new file: the note, then as many as fit
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  for (const std::string& name : dir.files()) {
+    INFO(name);
+    CHECK(TempDir::read(dir.path() + "/" + name).size() <= 1000);
+  }
+  CHECK(dir.allText().find(" ERROR 1 log lines (50 bytes) could not be written") !=
+        std::string::npos);
 }
