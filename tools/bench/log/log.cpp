@@ -30,9 +30,13 @@
 //   latency     T threads (--threads), released together, each log --lines lines, and time each
 //               LOG_INFO statement alone: CLOCK_MONOTONIC read before and after it. The cost of an
 //               empty pair of reads (their median, measured first) is subtracted from every
-//               figure. Each thread first logs an untimed warm-up (1,000 lines, at most a tenth of
-//               --lines; the sink is then flushed, so that AsyncLogging's back end is running), and
-//               stops early after --seconds. The median, p99, p99.9 and maximum are over every
+//               figure. Each thread first logs an untimed warm-up (--warm-up lines; by default
+//               1,000, at most a tenth of --lines), then the sink is flushed (AsyncLogging's back
+//               end is running, and has written the warm-up: its buffers are free again); the
+//               timed lines stop early after --seconds. A warm-up of more lines than AsyncLogging's
+//               buffers hold has written to all of their memory: what is timed then is a logger
+//               that has run a while, without the page faults of memory touched for the first
+//               time. The median, p99, p99.9 and maximum are over every
 //               timed call of every thread: wall-clock time, so a call that lost its core to
 //               another thread counts with that time.
 //   throughput  T threads, released together, log --lines lines between them (no timing per call).
@@ -46,9 +50,10 @@
 // `other` a line that is not one of the benchmark's (lesson 19 writes a WARN line after dropping
 // lines). Lesson 19's AsyncLogging counts the lines it dropped by design: `dropped`.
 //
-// Also counted over the timed part: minor page faults of the whole process (each costs
-// microseconds on a VM: memory touched for the first time), and allocations of 1 MiB or more made
-// by the logging threads (a log buffer made in append(), under AsyncLogging's mutex).
+// Also counted from the start of the timed part until every line is in the file (stop() included,
+// reading the files back not): minor page faults of the whole process (each costs microseconds on
+// a VM: memory touched for the first time), and allocations of 1 MiB or more made by the logging
+// threads (a log buffer made in append(), under AsyncLogging's mutex).
 //
 // Built against one lesson's own src/ by tools/bench/log/CMakeLists.txt (LOG_BENCH_ASYNC says which
 // AsyncLogging the lesson has, if any), and run by tools/bench/log-bench, which gives each run a
@@ -58,15 +63,17 @@
 // a system call failed, or the run took longer than --timeout seconds; 2 bad usage.
 //
 //   log --sink stderr-file|stderr-null|stderr-pipe|async-file --dir DIR [--mode latency|throughput]
-//       [--threads 1] [--lines 200000] [--seconds 10] [--timeout 120] [--pipe-bytes 4096]
-//       [--pipe-period-ms 1]
+//       [--threads 1] [--lines 200000] [--warm-up W] [--seconds 10] [--timeout 120]
+//       [--pipe-bytes 4096] [--pipe-period-ms 1]
 //
 // The last line is machine-readable: `result mode=... sink=... threads=... logged=... dropped=...
 // faults=... big_allocations=... log_seconds=... seconds=... lines_per_s=...`, then, but for
-// stderr-null, `found=... lost=... disorder=... other=... bytes=...` and, in latency mode, `empty_pair_ns=... median_ns=...
-// p99_ns=... p999_ns=... max_ns=... over_1us=... over_100us=... over_1ms=...` (figures with the
-// empty pair subtracted; over_X: calls that took longer than X). log_seconds: until the last line
-// was logged; seconds: until it was in the file (throughput) or read from the pipe (stderr-pipe).
+// stderr-null, `found=... lost=... disorder=... other=... bytes=...` and, in latency mode,
+// `empty_pair_ns=... median_ns=... p99_ns=... p999_ns=... max_ns=... over_1us=... over_100us=...
+// over_1ms=...` (figures with the empty pair subtracted; over_X: calls that took longer than X).
+// log_seconds: until the last line was logged; seconds: until it was in the file (throughput) or
+// read from the pipe (stderr-pipe); lines_per_s: throughput, the lines in the file (a line dropped
+// or lost is not one) per second; latency, the timed lines per second (a by-product).
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -97,7 +104,7 @@
 #include "cli.h"
 #include "watchdog.h"
 
-// ---- Large allocations by the logging threads ----------------------------------------------------
+// ---- Large allocations by the logging threads ---------------------------------------------------
 // Only the plain operator new is replaced (libstdc++'s array and nothrow forms go through it, and
 // its operator delete calls free): it counts the blocks of 1 MiB or more that a logging thread asks
 // for, which in a logger can only be a log buffer. noipa: GCC would otherwise see the malloc inside
@@ -107,12 +114,13 @@ namespace {
 
 constexpr std::size_t kLargeAllocation = 1 << 20;
 thread_local bool t_logging = false;  // set in the logging threads
-std::atomic<uint64_t> largeAllocations{0};
+std::atomic<uint64_t> largeAllocationCount{0};
 
 }  // namespace
 
 [[gnu::noipa]] void* operator new(std::size_t size) {
-  if (size >= kLargeAllocation && t_logging) largeAllocations.fetch_add(1, std::memory_order_relaxed);
+  if (size >= kLargeAllocation && t_logging)
+    largeAllocationCount.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
@@ -121,8 +129,8 @@ namespace {
 
 const Program kProgram("log");
 
-constexpr int kFirstFd = 10;  // the fd of thread 0's lines
-constexpr int kMaxWarmUpLines = 1000;
+constexpr int kFirstFd = 10;                    // the fd of thread 0's lines
+constexpr uint64_t kDefaultWarmUpLines = 1000;  // at most a tenth of the timed lines
 constexpr int kEmptyPairs = 100000;
 
 struct Options {
@@ -131,6 +139,7 @@ struct Options {
   std::string mode = "latency";
   int threads = 1;
   int lines = 200000;  // per thread (latency), or all threads' together (throughput)
+  int warmUp = -1;     // untimed lines per thread first (latency); -1: the default
   double seconds = 10;
   double timeout = 120;
   int pipeBytes = 4096;
@@ -145,12 +154,14 @@ Options parseOptions(int argc, char* argv[]) {
                  {"--mode", "latency|throughput", &o.mode},
                  {"--threads", "T", &o.threads, 1, 16},
                  {"--lines", "N", &o.lines, 1, 20000000},
+                 {"--warm-up", "W", &o.warmUp, 0, 20000000},
                  {"--seconds", "S", &o.seconds, 0.1, 600},
                  {"--timeout", "S", &o.timeout, 1, 3600},
                  {"--pipe-bytes", "B", &o.pipeBytes, 1, 1 << 20},
                  {"--pipe-period-ms", "MS", &o.pipePeriodMs, 0.01, 1000}});
   commandLine.parse(argc, argv);
-  const std::vector<std::string> sinks = {"stderr-file", "stderr-null", "stderr-pipe", "async-file"};
+  const std::vector<std::string> sinks = {"stderr-file", "stderr-null", "stderr-pipe",
+                                          "async-file"};
   if (std::find(sinks.begin(), sinks.end(), o.sink) == sinks.end()) {
     commandLine.usageError("unknown --sink " + o.sink);
   }
@@ -182,7 +193,7 @@ void logLine(const std::string& peer, int fd, uint64_t total) {
 
 std::string peerOf(int thread) { return "127.0.0.1:" + std::to_string(40000 + thread); }
 
-// ---- Checking the lines found ------------------------------------------------------------------
+// ---- Checking the lines found -------------------------------------------------------------------
 
 // Reads the log as it comes, in chunks (a file, a pipe), line by line: each of the benchmark's
 // lines names its thread (fd) and its number (total), and each thread's numbers must come in
@@ -226,7 +237,8 @@ class LineCheck {
   // Lines logged and not found: the numbers skipped, and those after the last one found.
   uint64_t lost(const std::vector<uint64_t>& logged) const {
     uint64_t lost = skipped_;
-    for (size_t t = 0; t < next_.size(); ++t) lost += logged[t] > next_[t] ? logged[t] - next_[t] : 0;
+    for (size_t t = 0; t < next_.size(); ++t)
+      lost += logged[t] > next_[t] ? logged[t] - next_[t] : 0;
     return lost;
   }
 
@@ -296,7 +308,7 @@ void readFiles(const std::string& dir, LineCheck* check) {
   }
 }
 
-// ---- The sinks ------------------------------------------------------------------------------------
+// ---- The sinks ----------------------------------------------------------------------------------
 
 // Reads the read end of a pipe slowly, `bytes` every `periodMs` at most, until its end, into a
 // LineCheck; finish() waits for that end and notes when it came.
@@ -392,10 +404,13 @@ class Sink {
     if (reader_) {  // the pipe's last write end goes: the reader reads what is left, then its end
       moveOnto(::open("/dev/null", O_WRONLY | O_CLOEXEC), STDERR_FILENO, "/dev/null");
       end = reader_->finish();
-    } else if (o_.sink != "stderr-null") {
-      readFiles(o_.dir, check_);
     }
     return end;
+  }
+
+  // After finish(): the lines in the files, into the LineCheck (the pipe's reader has fed it).
+  void readBack() {
+    if (o_.sink != "stderr-pipe" && o_.sink != "stderr-null") readFiles(o_.dir, check_);
   }
 
   uint64_t dropped() const { return dropped_; }
@@ -434,7 +449,7 @@ class Sink {
   uint64_t dropped_ = 0;
 };
 
-// ---- The logging threads --------------------------------------------------------------------------
+// ---- The logging threads ------------------------------------------------------------------------
 
 // Lets the logging threads start together: each says it is ready, then waits for go().
 class StartLine {
@@ -478,15 +493,18 @@ struct Report {
   int64_t logEndNs = 0;  // the last thread's last line logged
   int64_t endNs = 0;     // every line in the file, or read from the pipe
   uint64_t faults = 0;
+  uint64_t largeAllocations = 0;
   std::vector<ThreadRun> threads;
 };
 
 Report runThreads(const Options& o, Sink* sink) {
   const bool latency = o.mode == "latency";
   const int threads = o.threads;
-  const uint64_t share = latency ? static_cast<uint64_t>(o.lines)
-                                 : static_cast<uint64_t>(o.lines / threads);
-  const uint64_t warmUp = latency ? std::min<uint64_t>(kMaxWarmUpLines, share / 10) : 0;
+  const uint64_t share =
+      latency ? static_cast<uint64_t>(o.lines) : static_cast<uint64_t>(o.lines / threads);
+  const uint64_t warmUp = !latency        ? 0
+                          : o.warmUp >= 0 ? static_cast<uint64_t>(o.warmUp)
+                                          : std::min<uint64_t>(kDefaultWarmUpLines, share / 10);
   Report report;
   report.threads.resize(static_cast<size_t>(threads));
   // Touched now (value-initialised), not as the timed loop first writes to it.
@@ -499,8 +517,8 @@ Report runThreads(const Options& o, Sink* sink) {
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     // Throughput: the first threads take the remainder, one line each.
-    const uint64_t lines = share + (!latency && static_cast<uint64_t>(t) <
-                                                    static_cast<uint64_t>(o.lines % threads));
+    const uint64_t lines =
+        share + (!latency && static_cast<uint64_t>(t) < static_cast<uint64_t>(o.lines % threads));
     workers.emplace_back([&, t, lines] {
       t_logging = true;
       ThreadRun& run = report.threads[static_cast<size_t>(t)];
@@ -541,14 +559,17 @@ Report runThreads(const Options& o, Sink* sink) {
   start.waitReady(threads);
   phase = "timed";
   report.faults = minorFaults();
+  report.largeAllocations = largeAllocationCount.load();
   report.startNs = monotonicNs();
   deadline = report.startNs + static_cast<int64_t>(o.seconds * 1e9);
   start.go();
   for (std::thread& worker : workers) worker.join();
-  for (const ThreadRun& run : report.threads) report.logEndNs = std::max(report.logEndNs, run.endNs);
+  for (const ThreadRun& run : report.threads)
+    report.logEndNs = std::max(report.logEndNs, run.endNs);
   phase = "finish";
   report.endNs = sink->finish();
   report.faults = minorFaults() - report.faults;
+  report.largeAllocations = largeAllocationCount.load() - report.largeAllocations;
   return report;
 }
 
@@ -563,8 +584,7 @@ uint32_t percentile(const std::vector<uint32_t>& sorted, double q) {
 int main(int argc, char* argv[]) {
   const Options o = parseOptions(argc, argv);
   std::printf("log: %s, %s, %d thread%s, %d lines%s\n", o.sink.c_str(), o.mode.c_str(), o.threads,
-              o.threads == 1 ? "" : "s", o.lines,
-              o.mode == "latency" ? " per thread" : " in all");
+              o.threads == 1 ? "" : "s", o.lines, o.mode == "latency" ? " per thread" : " in all");
   std::fflush(stdout);
   // A reader or a back end that never reached the end would wait for ever.
   Watchdog watchdog(kProgram, o.timeout, [] {
@@ -580,11 +600,12 @@ int main(int argc, char* argv[]) {
   {
     Sink sink(o, &check);
     report = runThreads(o, &sink);
+    sink.readBack();
     dropped = sink.dropped();
   }
   watchdog.finish();
-  uint64_t total = 0;       // lines logged, warm-up included
-  uint64_t timedLines = 0;  // lines logged in the timed part
+  uint64_t total = 0;           // lines logged, warm-up included
+  uint64_t timedLines = 0;      // lines logged in the timed part
   std::vector<uint32_t> calls;  // latency: every timed call, sorted
   for (const ThreadRun& run : report.threads) {
     logged.push_back(run.logged);
@@ -597,33 +618,42 @@ int main(int argc, char* argv[]) {
   const uint64_t lost = checked ? check.lost(logged) : 0;
   const double logSeconds = static_cast<double>(report.logEndNs - report.startNs) / 1e9;
   const double seconds = static_cast<double>(report.endNs - report.startNs) / 1e9;
-  const double linesPerSecond = static_cast<double>(timedLines) / seconds;
+  // Throughput: the lines that reached the file (or the pipe); a line dropped or lost is not one.
+  // Latency: the timed lines logged (the calls were timed one by one: a by-product).
+  const uint64_t counted =
+      o.mode == "throughput" && checked ? timedLines - std::min(lost, timedLines) : timedLines;
+  const double linesPerSecond = static_cast<double>(counted) / seconds;
 
   if (checked) {
-    std::printf("log: %llu lines logged, %llu found (%llu bytes), %llu lost, %llu out of order or "
-                "twice, %llu other lines, %llu dropped by the logger\n",
-                static_cast<unsigned long long>(total), static_cast<unsigned long long>(check.found()),
-                static_cast<unsigned long long>(check.bytes()), static_cast<unsigned long long>(lost),
-                static_cast<unsigned long long>(check.disorder()),
-                static_cast<unsigned long long>(check.other()),
-                static_cast<unsigned long long>(dropped));
-    if (check.other() != 0) std::printf("log: the first other line: %s\n", check.firstOther().c_str());
+    std::printf(
+        "log: %llu lines logged, %llu found (%llu bytes), %llu lost, %llu out of order or "
+        "twice, %llu other lines, %llu dropped by the logger\n",
+        static_cast<unsigned long long>(total), static_cast<unsigned long long>(check.found()),
+        static_cast<unsigned long long>(check.bytes()), static_cast<unsigned long long>(lost),
+        static_cast<unsigned long long>(check.disorder()),
+        static_cast<unsigned long long>(check.other()), static_cast<unsigned long long>(dropped));
+    if (check.other() != 0)
+      std::printf("log: the first other line: %s\n", check.firstOther().c_str());
   }
-  std::printf("log: %llu timed lines logged in %.3f s, in the file (or read) after %.3f s: %.0f "
-              "lines/s; %llu minor page faults, %llu allocations of 1 MiB or more by the logging "
-              "threads\n",
-              static_cast<unsigned long long>(timedLines), logSeconds, seconds, linesPerSecond,
-              static_cast<unsigned long long>(report.faults),
-              static_cast<unsigned long long>(largeAllocations.load()));
-  std::printf("result mode=%s sink=%s threads=%d logged=%llu dropped=%llu faults=%llu "
-              "big_allocations=%llu log_seconds=%.6f seconds=%.6f lines_per_s=%.0f",
-              o.mode.c_str(), o.sink.c_str(), o.threads, static_cast<unsigned long long>(total),
-              static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(report.faults),
-              static_cast<unsigned long long>(largeAllocations.load()), logSeconds, seconds,
-              linesPerSecond);
+  std::printf(
+      "log: %llu timed lines logged in %.3f s, in the file (or read) after %.3f s: %.0f "
+      "lines/s%s; %llu minor page faults, %llu allocations of 1 MiB or more by the logging "
+      "threads\n",
+      static_cast<unsigned long long>(timedLines), logSeconds, seconds, linesPerSecond,
+      counted == timedLines ? "" : " (those in the file)",
+      static_cast<unsigned long long>(report.faults),
+      static_cast<unsigned long long>(report.largeAllocations));
+  std::printf(
+      "result mode=%s sink=%s threads=%d logged=%llu dropped=%llu faults=%llu "
+      "big_allocations=%llu log_seconds=%.6f seconds=%.6f lines_per_s=%.0f",
+      o.mode.c_str(), o.sink.c_str(), o.threads, static_cast<unsigned long long>(total),
+      static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(report.faults),
+      static_cast<unsigned long long>(report.largeAllocations), logSeconds, seconds,
+      linesPerSecond);
   if (checked) {  // /dev/null keeps nothing to check
     std::printf(" found=%llu lost=%llu disorder=%llu other=%llu bytes=%llu",
-                static_cast<unsigned long long>(check.found()), static_cast<unsigned long long>(lost),
+                static_cast<unsigned long long>(check.found()),
+                static_cast<unsigned long long>(lost),
                 static_cast<unsigned long long>(check.disorder()),
                 static_cast<unsigned long long>(check.other()),
                 static_cast<unsigned long long>(check.bytes()));
@@ -632,15 +662,16 @@ int main(int argc, char* argv[]) {
     // With the empty pair subtracted; over(X): the calls that took longer than X ns.
     auto net = [emptyPair](uint32_t ns) { return std::max<int64_t>(0, int64_t{ns} - emptyPair); };
     auto over = [&calls, emptyPair](int64_t ns) {
-      return static_cast<long long>(
-          calls.end() - std::upper_bound(calls.begin(), calls.end(), ns + emptyPair));
+      return static_cast<long long>(calls.end() -
+                                    std::upper_bound(calls.begin(), calls.end(), ns + emptyPair));
     };
-    std::printf(" empty_pair_ns=%lld median_ns=%lld p99_ns=%lld p999_ns=%lld max_ns=%lld "
-                "over_1us=%lld over_100us=%lld over_1ms=%lld",
-                static_cast<long long>(emptyPair), static_cast<long long>(net(percentile(calls, 0.5))),
-                static_cast<long long>(net(percentile(calls, 0.99))),
-                static_cast<long long>(net(percentile(calls, 0.999))),
-                static_cast<long long>(net(calls.back())), over(1000), over(100000), over(1000000));
+    std::printf(
+        " empty_pair_ns=%lld median_ns=%lld p99_ns=%lld p999_ns=%lld max_ns=%lld "
+        "over_1us=%lld over_100us=%lld over_1ms=%lld",
+        static_cast<long long>(emptyPair), static_cast<long long>(net(percentile(calls, 0.5))),
+        static_cast<long long>(net(percentile(calls, 0.99))),
+        static_cast<long long>(net(percentile(calls, 0.999))),
+        static_cast<long long>(net(calls.back())), over(1000), over(100000), over(1000000));
   }
   std::printf("\n");
   if (check.disorder() != 0) kProgram.fail("lines found twice or out of order");
