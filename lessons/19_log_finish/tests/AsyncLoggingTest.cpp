@@ -65,6 +65,33 @@ AsyncLoggingOptions optionsFor(const TempDir& dir,
   return options;
 }
 
+// A disk that has stopped: AsyncLoggingOptions::beforeWrite waits in it until open() (or 30 s).
+class StuckDisk {
+ public:
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    waiting_ = true;
+    opened_.wait_for(lock, std::chrono::seconds(30), [this] { return open_; });
+  }
+  bool waiting() {  // the back end is stuck in it
+    std::lock_guard<std::mutex> lock(mutex_);
+    return waiting_;
+  }
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool waiting_ = false;
+  bool open_ = false;
+};
+
 // Polls, with a bound.
 template <typename Condition>
 bool eventually(Condition condition, milliseconds bound = milliseconds(10000)) {
@@ -172,14 +199,8 @@ TEST_CASE("overload: with the disk stuck, the front end drops lines, never waits
   TempDir dir;
   AsyncLoggingOptions options = optionsFor(dir);
   options.buffers = 2;
-  // The back end's first write waits until the test lets it go (or 30 s): a disk that has stopped.
-  std::mutex gateMutex;
-  std::condition_variable gateOpened;
-  bool open = false;
-  options.beforeWrite = [&] {
-    std::unique_lock<std::mutex> lock(gateMutex);
-    gateOpened.wait_for(lock, std::chrono::seconds(30), [&] { return open; });
-  };
+  StuckDisk disk;  // the back end's first write waits until the test lets it go
+  options.beforeWrite = [&disk] { disk.wait(); };
   AsyncLogging log(std::move(options));
   log.start();
   // Two buffers hold some 130,000 of these lines: the rest of 300,000 is dropped.
@@ -192,11 +213,7 @@ TEST_CASE("overload: with the disk stuck, the front end drops lines, never waits
     slowest = std::max(slowest, std::chrono::steady_clock::now() - before);
   }
   const uint64_t dropped = log.droppedLines();
-  {
-    std::lock_guard<std::mutex> lock(gateMutex);
-    open = true;
-  }
-  gateOpened.notify_all();
+  disk.open();
   log.stop();
   // Never waited for the stuck back end (30 s): the bound is wide for a loaded machine.
   CHECK(slowest < std::chrono::seconds(1));
@@ -240,37 +257,32 @@ TEST_CASE("after an overload the note comes first, then the lines taken again") 
   CHECK(text.substr(text.find('\n', note) + 1) == after);
 }
 
-TEST_CASE("a flush() waiting when stop() begins returns only once its lines are written") {
+TEST_CASE("a flush() while stop() waits for the back end writes nothing out of turn") {
   TempDir dir;
   AsyncLoggingOptions options = optionsFor(dir, milliseconds(3600 * 1000));
-  std::mutex gateMutex;
-  std::condition_variable gateOpened;
-  bool open = false;
-  options.beforeWrite = [&] {  // the disk is stuck until the test lets it go (or 30 s)
-    std::unique_lock<std::mutex> lock(gateMutex);
-    gateOpened.wait_for(lock, std::chrono::seconds(30), [&] { return open; });
-  };
+  StuckDisk disk;
+  options.beforeWrite = [&disk] { disk.wait(); };
   AsyncLogging log(std::move(options));
   log.start();
   for (int i = 0; i < 100; ++i) appendLine(log, numberedLine(0, i));
+  // The back end takes lines 0-99 for a first flush, and is stuck writing them.
+  std::thread firstFlush([&] { log.flush(); });
+  REQUIRE(eventually([&] { return disk.waiting(); }));
+  for (int i = 100; i < 200; ++i) appendLine(log, numberedLine(0, i));
+  std::thread stopper([&] { log.stop(); });  // waits for the stuck back end
+  // Long enough for stop() to have begun, in all likelihood (if not, the test proves less, and
+  // never fails wrongly). A flush() then must not write lines 100-199 itself, ahead of 0-99.
+  std::this_thread::sleep_for(milliseconds(200));
   std::atomic<bool> flushed{false};
-  std::string seen;
-  std::thread flusher([&] {
-    log.flush();  // the back end takes the lines, and is stuck writing them
-    seen = dir.allText();
+  std::thread secondFlush([&] {
+    log.flush();
     flushed = true;
   });
-  std::thread stopper([&] { log.stop(); });
-  // Long enough for stop() to have begun, in all likelihood; if it has not, the test proves
-  // less, never fails wrongly. A flush() that returned as stop() began would have by now.
   std::this_thread::sleep_for(milliseconds(200));
-  CHECK_FALSE(flushed);
-  {
-    std::lock_guard<std::mutex> lock(gateMutex);
-    open = true;
-  }
-  gateOpened.notify_all();
-  flusher.join();
+  CHECK_FALSE(flushed);  // it waits for the lines before it, which wait for the disk
+  disk.open();
+  firstFlush.join();
+  secondFlush.join();
   stopper.join();
-  CHECK(checkAllLines(seen, 1, 100) == "");
+  CHECK(checkAllLines(dir.allText(), 1, 200) == "");
 }

@@ -152,29 +152,3 @@ TEST_CASE(
                  R"(large \(errno \d+\) - LogFile\.cc:\d+\n)")));
   CHECK(second.substr(noteEnd) == lines(110, 200));
 }
-
-TEST_CASE("the note about lost lines does not take a file past its size") {
-  TempDir dir;
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    std::signal(SIGXFSZ, SIG_IGN);
-    rlimit limit{};
-    ::getrlimit(RLIMIT_FSIZE, &limit);
-    const rlimit small{950, limit.rlim_max};
-    if (::setrlimit(RLIMIT_FSIZE, &small) != 0) ::_exit(10);
-    LogFile file(dir.path(), "server", 1000);
-    file.append(lines(0, 10).data(), 1000);  // 950 bytes written, the last line cut
-    file.append(lines(10, 19).data(), 900);  // a new file: the note, then as many as fit
-    ::_exit(0);
-  }
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
-  for (const std::string& name : dir.files()) {
-    INFO(name);
-    CHECK(TempDir::read(dir.path() + "/" + name).size() <= 1000);
-  }
-  CHECK(dir.allText().find(" ERROR 1 log lines (50 bytes) could not be written") !=
-        std::string::npos);
-}
