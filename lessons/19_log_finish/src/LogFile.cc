@@ -149,9 +149,9 @@ void LogFile::writeLostNote(time_t now) {
   LineCapture capture;
   Logger(LOG_SOURCE_FILE, __LINE__, LogLevel::kError, lostErrno_, &capture).stream()
       << lostLines_ << " log lines (" << lostBytes_ << " bytes) could not be written";
-  // A line the failure cut ends here, so that the note starts a line of its own.
-  const std::string note = (cutLine_ ? "\n" : "") + capture.line();
-  if (fileBytes_ > 0 && fileBytes_ + note.size() > rollSize_) roll(now);  // the note fits too
+  std::string note = capture.line();
+  if (fileBytes_ > 0 && fileBytes_ + note.size() + 1 > rollSize_) roll(now);  // the note fits too
+  if (cutLine_) note.insert(0, "\n");  // a line the failure cut ends, so the note is a line
   const size_t written = writeAll(note.data(), note.size());
   if (written == note.size()) {
     lostLines_ = 0;
