@@ -37,8 +37,9 @@ endif()
 
 # The unit tests' own code is compiled without optimisation (after the options above, so -O0 wins):
 # the library they test keeps the build's level, and most of a test file is Catch2's macros, which
-# take the optimiser long to chew. Lesson 16's ASan build: 142 s -> 89 s; its normal build 102 s ->
-# 85 s (2 December 2026, 2 cores).
+# take the optimiser long to chew. Lesson 16, whole build, 2 cores (2 December 2026): ASan 57 s ->
+# 46 s, normal 57 s -> 44 s on a quiet machine; CPU time of builds run side by side -20% (ASan),
+# -15% (normal), -2% (TSan). Warnings that only the optimiser finds are no longer seen in them.
 add_compile_options("$<$<STREQUAL:$<TARGET_PROPERTY:NAME>,unit_tests>:-O0>")
 
 find_package(Catch2 QUIET)
