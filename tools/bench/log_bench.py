@@ -51,7 +51,7 @@ def parse_args():
                    help="timed LOG_INFO calls per thread in a latency run (default 200000)")
     p.add_argument("--warm-lines", type=int, default=1_000_000,
                    help="untimed lines before the timed ones of a warm AsyncLogging latency run, all threads together "
-                        "(default 1000000: some 110 MB, more than lesson 19's 16 buffers of 4 MB hold)")
+                        "(default 1000000: some 110 MB, more than lesson 19's 8 buffers of 4 MB hold)")
     p.add_argument("--throughput-lines", type=int, default=1_000_000,
                    help="lines per throughput run, all threads together (default 1000000)")
     p.add_argument("--stall-lines", type=int, default=20_000,
@@ -347,8 +347,7 @@ class Tables:
             "stderr > file: the lesson's default sink, one write(2) per line, fd 2 a file opened with O_APPEND "
             f"on {self.args.dir}; stderr > /dev/null: the same write(2), which does nothing; AsyncLogging > "
             "file: the line copied into a 4 MB buffer under a mutex, a thread of its own writing the buffers "
-            "to a file on the same file system; cold: a fresh AsyncLogging, whose buffers' memory is touched "
-            "for the first time as the lines fill it; warm: after enough untimed lines to fill every buffer at "
+            "to a file on the same file system; cold: a fresh AsyncLogging (a server just started); warm: after enough untimed lines to fill every buffer at "
             "least once. >1us %: the share of calls that took longer than 1 us. faults: minor page faults of "
             "the whole process from the start of the timed part until every line was in the file (memory "
             "touched for the first time: each costs microseconds on a VM). buffers: 4 MB log buffers made by "
